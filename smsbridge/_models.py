@@ -1,0 +1,212 @@
+"""The data smsbridge passes around: immutable pydantic models.
+
+Outbound: :class:`OutboundMessage` goes in, :class:`SendResult` (with one :class:`Attempt` per
+provider tried) comes out. Inbound: webhooks become :class:`InboundMessage` or
+:class:`StatusEvent`. Statuses of both providers map into one :class:`MessageStatus`.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from smsbridge._errors import Failure, SmsBridgeError
+
+__all__ = [
+    "Attempt",
+    "EventError",
+    "InboundMessage",
+    "Media",
+    "MessageStatus",
+    "OptOut",
+    "OutboundMessage",
+    "SegmentInfo",
+    "SendResult",
+    "StatusEvent",
+]
+
+Encoding = Literal["GSM-7", "UCS-2"]
+OptOut = Literal["STOP", "START", "HELP"]
+
+
+class MessageStatus(str, enum.Enum):
+    """One status vocabulary for every provider (see docs/webhooks.md for the mapping)."""
+
+    QUEUED = "queued"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    READ = "read"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    CANCELED = "canceled"
+    RECEIVED = "received"
+
+    @property
+    def terminal(self) -> bool:
+        """True when no later status is expected for the message."""
+        return self in _TERMINAL
+
+    @property
+    def rank(self) -> int:
+        """Position in a message's life; a status never moves to a lower rank."""
+        return _RANK[self]
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_TERMINAL = frozenset(
+    {
+        MessageStatus.DELIVERED,
+        MessageStatus.READ,
+        MessageStatus.UNDELIVERED,
+        MessageStatus.FAILED,
+        MessageStatus.UNKNOWN,
+        MessageStatus.CANCELED,
+        MessageStatus.RECEIVED,
+    }
+)
+# read follows delivered; every other terminal status shares the last rank below read.
+_RANK = {
+    MessageStatus.SCHEDULED: 0,
+    MessageStatus.QUEUED: 1,
+    MessageStatus.SENDING: 2,
+    MessageStatus.SENT: 3,
+    MessageStatus.DELIVERED: 4,
+    MessageStatus.UNDELIVERED: 4,
+    MessageStatus.FAILED: 4,
+    MessageStatus.UNKNOWN: 4,
+    MessageStatus.CANCELED: 4,
+    MessageStatus.RECEIVED: 4,
+    MessageStatus.READ: 5,
+}
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+
+class SegmentInfo(_Frozen):
+    """How a text travels as SMS: its encoding and how many segments it takes.
+
+    Example:
+        >>> smsbridge.segments("Hello €")
+        SegmentInfo(encoding='GSM-7', segments=1, units=8, characters=7)
+    """
+
+    encoding: Encoding
+    segments: int
+    units: int = Field(description="septets for GSM-7, UTF-16 code units for UCS-2")
+    characters: int
+
+
+class OutboundMessage(_Frozen):
+    """A message to send, after normalisation (``to`` is E.164)."""
+
+    to: str
+    body: str = ""
+    from_: str | None = None
+    media_urls: tuple[str, ...] = ()
+    reference: str | None = None
+    idempotency_key: str | None = None
+    status_callback: str | None = Field(
+        default=None, description="explicit status webhook URL; overrides the one built from public_url"
+    )
+    segments: SegmentInfo | None = None
+
+    @property
+    def is_mms(self) -> bool:
+        """True when the message carries media."""
+        return bool(self.media_urls)
+
+
+class Attempt(_Frozen):
+    """One try at one provider: what happened and how long it took."""
+
+    provider: str
+    error: SmsBridgeError | None = None
+    elapsed: float = 0.0
+    provider_message_id: str | None = None
+
+    @property
+    def failure(self) -> Failure | None:
+        """The error's failure class, or ``None`` for a success."""
+        return self.error.failure if self.error is not None else None
+
+    @property
+    def ok(self) -> bool:
+        """True when this attempt sent the message."""
+        return self.error is None
+
+
+class SendResult(_Frozen):
+    """What a provider said when it accepted a message."""
+
+    provider: str
+    provider_message_id: str
+    status: MessageStatus
+    to: str
+    from_: str | None = None
+    segments: int | None = None
+    encoding: Encoding | None = None
+    reference: str | None = None
+    attempts: tuple[Attempt, ...] = ()
+    warnings: tuple[str, ...] = ()
+    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+
+class Media(_Frozen):
+    """One attachment of an inbound MMS."""
+
+    url: str
+    content_type: str | None = None
+
+
+class EventError(_Frozen):
+    """Why a message failed, as reported in a status webhook."""
+
+    code: str
+    failure: Failure | None = None
+    provider_code: str | None = None
+    message: str = ""
+
+
+class InboundMessage(_Frozen):
+    """A message a handset sent to one of our numbers."""
+
+    provider: str
+    id: str
+    from_: str
+    to: str
+    text: str = ""
+    media: tuple[Media, ...] = ()
+    segments: int | None = None
+    received_at: datetime | None = None
+    opt_out: OptOut | None = None
+    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+    @property
+    def provider_message_id(self) -> str:
+        """Alias of ``id`` so both event types share the name."""
+        return self.id
+
+
+class StatusEvent(_Frozen):
+    """A delivery-status update for a message we sent."""
+
+    provider: str
+    provider_message_id: str
+    status: MessageStatus
+    raw_status: str
+    to: str | None = None
+    from_: str | None = None
+    error: EventError | None = None
+    occurred_at: datetime | None = None
+    reference: str | None = None
+    raw: dict[str, Any] = Field(default_factory=dict, repr=False)
