@@ -135,14 +135,19 @@ class SmsBridgeError(Exception):
             "http_status": self.http_status,
             "failure": self.failure,
             "retry_after": self.retry_after,
-            "attempts": self.attempts,
             **self._extra,
         }
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Keyword-only attributes are lost by Exception's default pickling; rebuild through a
-        # helper that passes them back as keywords.
-        return (_rebuild, (type(self), self.message, self._kwargs()))
+        # helper that passes them back as keywords. ``attempts`` travels as state, after the
+        # error itself is memoised, because the last attempt usually refers back to this error.
+        return (_rebuild, (type(self), self.message, self._kwargs()), {"attempts": self.attempts, "code": self.code})
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.attempts = tuple(state.get("attempts", ()))
+        if state.get("code", self.code) != self.code:
+            self.code = state["code"]
 
     def __str__(self) -> str:
         parts = [self.message]

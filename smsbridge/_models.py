@@ -8,6 +8,7 @@ provider tried) comes out. Inbound: webhooks become :class:`InboundMessage` or
 from __future__ import annotations
 
 import enum
+import uuid
 from datetime import datetime
 from typing import Any, Literal
 
@@ -119,6 +120,10 @@ class OutboundMessage(_Frozen):
         default=None, description="explicit status webhook URL; overrides the one built from public_url"
     )
     segments: SegmentInfo | None = None
+    message_id: str = Field(
+        default_factory=lambda: uuid.uuid4().hex,
+        description="our own id for this message, stable across retries (Telnyx Idempotency-Key)",
+    )
 
     @property
     def is_mms(self) -> bool:

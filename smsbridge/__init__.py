@@ -1,0 +1,135 @@
+"""smsbridge: send and receive SMS/MMS through Twilio and Telnyx behind one interface.
+
+Example:
+    >>> from smsbridge import Bridge
+    >>> from smsbridge.providers import Twilio
+    >>> sms = Bridge(Twilio("AC…", "token", from_="+15017122661"))
+    >>> sms.send(to="+14155552671", body="Your code is 123456")
+
+Names load on first use, so ``import smsbridge`` costs almost nothing: pydantic, httpx and the
+provider codecs are imported when something needs them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from smsbridge._errors import (
+    AllProvidersFailed,
+    AuthError,
+    CarrierRoute,
+    CarrierTransient,
+    ConfigError,
+    ContentRejected,
+    IdempotencyConflict,
+    InvalidPhoneNumber,
+    InvalidRecipient,
+    InvalidRequest,
+    MalformedWebhook,
+    MessageTooLong,
+    OptedOut,
+    PayloadTooLarge,
+    ProviderError,
+    ProviderUnavailable,
+    RateLimited,
+    SenderConfig,
+    SignatureError,
+    SmsBridgeError,
+    StaleWebhook,
+    StoreUnavailable,
+    UnknownProvider,
+    WebhookError,
+)
+
+if TYPE_CHECKING:
+    from smsbridge._bridge import Bridge
+    from smsbridge._models import (
+        Attempt,
+        EventError,
+        InboundMessage,
+        Media,
+        MessageStatus,
+        OutboundMessage,
+        SegmentInfo,
+        SendResult,
+        StatusEvent,
+    )
+    from smsbridge._phone import to_e164
+    from smsbridge._segments import segments
+    from smsbridge.webhooks import WebhookOutcome, WebhookRequest, WebhookResponse
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AllProvidersFailed",
+    "Attempt",
+    "AuthError",
+    "Bridge",
+    "CarrierRoute",
+    "CarrierTransient",
+    "ConfigError",
+    "ContentRejected",
+    "EventError",
+    "IdempotencyConflict",
+    "InboundMessage",
+    "InvalidPhoneNumber",
+    "InvalidRecipient",
+    "InvalidRequest",
+    "MalformedWebhook",
+    "Media",
+    "MessageStatus",
+    "MessageTooLong",
+    "OptedOut",
+    "OutboundMessage",
+    "PayloadTooLarge",
+    "ProviderError",
+    "ProviderUnavailable",
+    "RateLimited",
+    "SegmentInfo",
+    "SendResult",
+    "SenderConfig",
+    "SignatureError",
+    "SmsBridgeError",
+    "StaleWebhook",
+    "StatusEvent",
+    "StoreUnavailable",
+    "UnknownProvider",
+    "WebhookError",
+    "WebhookOutcome",
+    "WebhookRequest",
+    "WebhookResponse",
+    "segments",
+    "to_e164",
+]
+
+_LAZY = {
+    "Attempt": "smsbridge._models",
+    "Bridge": "smsbridge._bridge",
+    "EventError": "smsbridge._models",
+    "InboundMessage": "smsbridge._models",
+    "Media": "smsbridge._models",
+    "MessageStatus": "smsbridge._models",
+    "OutboundMessage": "smsbridge._models",
+    "SegmentInfo": "smsbridge._models",
+    "SendResult": "smsbridge._models",
+    "StatusEvent": "smsbridge._models",
+    "WebhookOutcome": "smsbridge.webhooks",
+    "WebhookRequest": "smsbridge.webhooks",
+    "WebhookResponse": "smsbridge.webhooks",
+    "segments": "smsbridge._segments",
+    "to_e164": "smsbridge._phone",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'smsbridge' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

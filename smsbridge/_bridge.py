@@ -1,0 +1,261 @@
+"""The :class:`Bridge`: the one object an application talks to.
+
+It normalises what the caller gives it into an :class:`OutboundMessage`, hands it to the
+routing policy (a single provider is the simplest policy), and owns the pooled HTTP clients.
+Webhooks come in through :meth:`Bridge.handle_webhook`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import quote
+
+import httpx
+
+from smsbridge._errors import ConfigError
+from smsbridge._models import OutboundMessage, SendResult
+from smsbridge._phone import to_e164
+from smsbridge._segments import WARN_SEGMENTS, check_body
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from smsbridge.providers._base import Provider
+    from smsbridge.providers._shell import AsyncSender, SyncSender
+
+__all__ = ["REFERENCE_PARAM", "Bridge", "Delivery"]
+
+log = logging.getLogger("smsbridge")
+
+Delivery = Literal["at_most_once", "at_least_once"]
+REFERENCE_PARAM = "smsbridge_ref"
+DEFAULT_WEBHOOK_PATH = "/sms/webhook"
+
+
+class Bridge:
+    """Send and receive SMS/MMS through one or more providers.
+
+    Example:
+        >>> sms = Bridge(Twilio(sid, token, from_="+15017122661"))
+        >>> result = sms.send(to="+14155552671", body="Your code is 123456")
+
+    Args:
+        providers: one provider, a list of providers (ordered failover), or a routing policy.
+        store: shared state for idempotency, breakers and webhook de-duplication
+            (default: a new in-process ``MemoryStore``).
+        public_url: the base URL the application is reachable at. Status callbacks are built
+            from it (with ``reference``), and webhook signatures are checked against it.
+        webhook_path: where the webhook endpoint is mounted under ``public_url``.
+        http_client: a sync client to use instead of the bridge's own pooled ``httpx.Client``.
+        async_http_client: an async client (``httpx.AsyncClient`` or any ``AsyncSender``).
+        delivery: ``"at_most_once"`` (default) never re-sends after an ambiguous failure;
+            ``"at_least_once"`` does.
+        **options: routing, retry and webhook settings, documented where they are used.
+    """
+
+    def __init__(
+        self,
+        providers: Provider | Sequence[Provider] | Any,
+        *,
+        store: Any = None,
+        public_url: str | None = None,
+        webhook_path: str = DEFAULT_WEBHOOK_PATH,
+        http_client: SyncSender | None = None,
+        async_http_client: AsyncSender | None = None,
+        delivery: Delivery = "at_most_once",
+        **options: Any,
+    ) -> None:
+        from smsbridge.routing import as_policy
+        from smsbridge.stores import MemoryStore
+
+        self.policy = as_policy(providers)
+        self.store = store if store is not None else MemoryStore()
+        if public_url is not None and not public_url.startswith(("http://", "https://")):
+            raise ConfigError("public_url must start with http:// or https://", variable="public_url")
+        self.public_url = public_url.rstrip("/") if public_url else None
+        self.webhook_path = "/" + webhook_path.lstrip("/")
+        if delivery not in ("at_most_once", "at_least_once"):
+            raise ConfigError(
+                "delivery must be 'at_most_once' or 'at_least_once'", variable="delivery"
+            )
+        self.delivery: Delivery = delivery
+        self.options = dict(options)
+        self._client = http_client
+        self._own_client = http_client is None
+        self._aclient = async_http_client
+        self._own_aclient = async_http_client is None
+
+    # -- providers ---------------------------------------------------------------------
+    @property
+    def providers(self) -> tuple[Provider, ...]:
+        """Every provider the policy can use, in preference order, without repeats."""
+        return tuple(self.policy.providers())
+
+    def provider(self, name: str) -> Provider:
+        """The configured provider called ``name`` (``"twilio"``, ``"telnyx"``)."""
+        for provider in self.providers:
+            if provider.name == name:
+                return provider
+        raise ConfigError(f"no provider named {name!r} is configured", variable="providers")
+
+    # -- clients -----------------------------------------------------------------------
+    @property
+    def client(self) -> SyncSender:
+        """The pooled sync HTTP client, created on first use."""
+        if self._client is None:
+            self._client = httpx.Client(follow_redirects=False)
+        return self._client
+
+    @property
+    def async_client(self) -> AsyncSender:
+        """The pooled async HTTP client, created on first use."""
+        if self._aclient is None:
+            self._aclient = httpx.AsyncClient(follow_redirects=False)
+        return self._aclient
+
+    # -- building messages -------------------------------------------------------------
+    def message(
+        self,
+        to: str,
+        body: str = "",
+        *,
+        from_: str | None = None,
+        media_urls: Iterable[str] = (),
+        region: str | None = None,
+        reference: str | None = None,
+        idempotency_key: str | None = None,
+        status_callback: str | None = None,
+    ) -> OutboundMessage:
+        """Validate and normalise a message without sending it (``to`` becomes E.164).
+
+        Raises:
+            InvalidPhoneNumber: ``to`` is not a valid number.
+            MessageTooLong: ``body`` is over 1600 characters.
+        """
+        media = tuple(media_urls)
+        info = check_body(body)
+        if not body and not media:
+            from smsbridge._errors import InvalidRequest
+
+            raise InvalidRequest("a message needs a body or media_urls", failure="rejected")
+        return OutboundMessage(
+            to=to_e164(to, region),
+            body=body,
+            from_=from_,
+            media_urls=media,
+            reference=reference,
+            idempotency_key=idempotency_key,
+            status_callback=status_callback or self.status_callback_url(reference),
+            segments=info,
+        )
+
+    def status_callback_url(self, reference: str | None) -> str | None:
+        """The status webhook URL for a send, carrying ``reference``; ``None`` without
+        ``public_url`` (the provider's configured webhooks then apply)."""
+        if self.public_url is None:
+            return None
+        url = self.public_url + self.webhook_path
+        if reference is not None:
+            url += f"?{REFERENCE_PARAM}={quote(reference, safe='')}"
+        return url
+
+    @staticmethod
+    def _warnings(message: OutboundMessage) -> tuple[str, ...]:
+        info = message.segments
+        if info is None or info.segments <= WARN_SEGMENTS:
+            return ()
+        text = f"body takes {info.segments} {info.encoding} segments (over {WARN_SEGMENTS})"
+        log.warning(text, extra={"segments": info.segments, "encoding": info.encoding})
+        return (text,)
+
+    # -- sending -----------------------------------------------------------------------
+    def send(self, to: str, body: str = "", **kwargs: Any) -> SendResult:
+        """Send an SMS (or an MMS with ``media_urls``) and return what the provider said.
+
+        Keyword arguments are those of :meth:`message`. Raises a :class:`ProviderError` (or
+        :class:`AllProvidersFailed`) whose ``failure`` says whether it may have been sent.
+        """
+        from smsbridge.routing._engine import send_sync
+
+        message = self.message(to, body, **kwargs)
+        result = send_sync(self, message)
+        return self._finish(result, message)
+
+    async def asend(self, to: str, body: str = "", **kwargs: Any) -> SendResult:
+        """Async twin of :meth:`send`."""
+        from smsbridge.routing._engine import send_async
+
+        message = self.message(to, body, **kwargs)
+        result = await send_async(self, message)
+        return self._finish(result, message)
+
+    def _finish(self, result: SendResult, message: OutboundMessage) -> SendResult:
+        warnings = self._warnings(message)
+        return result.model_copy(update={"warnings": warnings}) if warnings else result
+
+    # -- webhooks ----------------------------------------------------------------------
+    def handle_webhook(self, request: Any) -> Any:
+        """Verify, parse and acknowledge one webhook (see :mod:`smsbridge.webhooks`)."""
+        from smsbridge.webhooks import handle
+
+        return handle(self, request)
+
+    async def ahandle_webhook(self, request: Any) -> Any:
+        """Async twin of :meth:`handle_webhook`."""
+        from smsbridge.webhooks import ahandle
+
+        return await ahandle(self, request)
+
+    # -- configuration -----------------------------------------------------------------
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> Bridge:
+        """Build a bridge from ``SMSBRIDGE_PROVIDERS`` and each provider's usual variables."""
+        import os
+
+        from smsbridge._config import providers_from_mapping
+
+        return cls(providers_from_mapping(os.environ if environ is None else environ), **kwargs)
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], **kwargs: Any) -> Bridge:
+        """The same as :meth:`from_env`, from a mapping (e.g. a parsed TOML file)."""
+        from smsbridge._config import providers_from_mapping
+
+        return cls(providers_from_mapping(config), **kwargs)
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the sync client if the bridge created it."""
+        if self._own_client and isinstance(self._client, httpx.Client):
+            self._client.close()
+            self._client = None
+
+    async def aclose(self) -> None:
+        """Close both clients if the bridge created them."""
+        if self._own_aclient and self._aclient is not None:
+            await self._aclient.aclose()
+            self._aclient = None
+        self.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        names = ", ".join(p.name for p in self.providers)
+        return f"Bridge([{names}], delivery={self.delivery!r})"

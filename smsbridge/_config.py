@@ -1,0 +1,119 @@
+"""Providers from configuration: environment variables or a mapping.
+
+``SMSBRIDGE_PROVIDERS`` (comma list, order = preference) names the providers; each reads its
+usual variables. A mapping may use the same upper-case names, or nest lower-case keyword
+arguments per provider::
+
+    {"providers": ["telnyx", "twilio"],
+     "telnyx": {"api_key": "KEY…", "from_": "+15017122662"},
+     "twilio": {"account_sid": "AC…", "auth_token": "…", "from_": "+15017122661"}}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from smsbridge._errors import ConfigError, SmsBridgeError
+
+__all__ = ["ENV_VARIABLES", "providers_from_mapping"]
+
+# Variable -> keyword argument, per provider. The first of each is required.
+ENV_VARIABLES: dict[str, dict[str, str]] = {
+    "twilio": {
+        "TWILIO_ACCOUNT_SID": "account_sid",
+        "TWILIO_AUTH_TOKEN": "auth_token",
+        "TWILIO_FROM": "from_",
+        "TWILIO_MESSAGING_SERVICE_SID": "messaging_service_sid",
+        "TWILIO_API_KEY": "api_key",
+        "TWILIO_API_SECRET": "api_secret",
+        "TWILIO_BASE_URL": "base_url",
+        "TWILIO_TIMEOUT": "timeout",
+    },
+    "telnyx": {
+        "TELNYX_API_KEY": "api_key",
+        "TELNYX_PUBLIC_KEY": "public_key",
+        "TELNYX_FROM": "from_",
+        "TELNYX_MESSAGING_PROFILE_ID": "messaging_profile_id",
+        "TELNYX_BASE_URL": "base_url",
+        "TELNYX_TIMEOUT": "timeout",
+    },
+}
+_REQUIRED = {"twilio": ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"), "telnyx": ("TELNYX_API_KEY",)}
+
+
+def _names(value: Any) -> list[str]:
+    if isinstance(value, str):
+        names = [n.strip().lower() for n in value.split(",") if n.strip()]
+    elif isinstance(value, (list, tuple)) and all(isinstance(n, str) for n in value):
+        names = [n.strip().lower() for n in value]
+    else:
+        raise ConfigError(
+            "SMSBRIDGE_PROVIDERS must be a comma-separated list of provider names",
+            variable="SMSBRIDGE_PROVIDERS",
+        )
+    if not names:
+        raise ConfigError("SMSBRIDGE_PROVIDERS is empty", variable="SMSBRIDGE_PROVIDERS")
+    unknown = [n for n in names if n not in ENV_VARIABLES]
+    if unknown:
+        known = ", ".join(sorted(ENV_VARIABLES))
+        raise ConfigError(
+            f"SMSBRIDGE_PROVIDERS names unknown provider {unknown[0]!r} (known: {known})",
+            variable="SMSBRIDGE_PROVIDERS",
+        )
+    if len(set(names)) != len(names):
+        raise ConfigError("SMSBRIDGE_PROVIDERS repeats a provider", variable="SMSBRIDGE_PROVIDERS")
+    return names
+
+
+def _kwargs(name: str, config: Mapping[str, Any]) -> dict[str, Any]:
+    nested = config.get(name)
+    if isinstance(nested, Mapping):
+        return {k: v for k, v in nested.items() if v not in (None, "")}
+    kwargs: dict[str, Any] = {}
+    for variable in _REQUIRED[name]:
+        if not config.get(variable):
+            raise ConfigError(
+                f"{variable} is not set (needed for provider {name!r})", variable=variable
+            )
+    for variable, keyword in ENV_VARIABLES[name].items():
+        value = config.get(variable)
+        if value in (None, ""):
+            continue
+        if keyword == "timeout":
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                raise ConfigError(
+                    f"{variable} must be a number of seconds", variable=variable
+                ) from None
+            if value <= 0:
+                raise ConfigError(f"{variable} must be positive", variable=variable)
+        kwargs[keyword] = value
+    return kwargs
+
+
+def providers_from_mapping(config: Mapping[str, Any]) -> list[Any]:
+    """The providers ``config`` names, in order, each built from its settings.
+
+    Raises:
+        ConfigError: naming the variable that is missing or malformed.
+    """
+    from smsbridge.providers import REGISTRY, load
+
+    raw = config.get("SMSBRIDGE_PROVIDERS", config.get("providers"))
+    if raw is None:
+        raise ConfigError("SMSBRIDGE_PROVIDERS is not set", variable="SMSBRIDGE_PROVIDERS")
+    providers = []
+    for name in _names(raw):
+        cls = load(REGISTRY[name])
+        kwargs = _kwargs(name, config)
+        try:
+            providers.append(cls(**kwargs))
+        except SmsBridgeError:
+            raise
+        except TypeError as exc:
+            raise ConfigError(
+                f"bad settings for provider {name!r}: {exc}", variable=name
+            ) from None
+    return providers

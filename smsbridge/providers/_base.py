@@ -1,0 +1,123 @@
+"""What every provider is: a sans-I/O codec with a name, capabilities and its own sender.
+
+A provider turns an :class:`~smsbridge.OutboundMessage` into an ``httpx.Request`` and the
+answer into a :class:`~smsbridge.SendResult` or a typed error. It never opens a socket: the
+I/O shell in ``_shell`` does that, once for sync and once for async.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import httpx
+
+from smsbridge._errors import ConfigError, ProviderError
+
+if TYPE_CHECKING:
+    from smsbridge._models import OutboundMessage, SendResult
+
+__all__ = ["Capabilities", "Provider", "TimeoutLike"]
+
+TimeoutLike = float | httpx.Timeout
+
+DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a provider can send; routing skips providers that lack what a message needs."""
+
+    sms: bool = True
+    mms: bool = True
+    alphanumeric_sender: bool = True
+
+
+class Provider(abc.ABC):
+    """Base of the provider codecs (:class:`Twilio`, :class:`Telnyx`).
+
+    Subclasses define :meth:`build_request` and :meth:`parse_response`; everything about
+    sockets, pooling, sync vs async lives elsewhere.
+    """
+
+    name: ClassVar[str]
+    default_base_url: ClassVar[str]
+
+    def __init__(
+        self,
+        *,
+        from_: str | None,
+        base_url: str | None,
+        timeout: TimeoutLike | None,
+        capabilities: Capabilities | None,
+        senders: tuple[str, ...] = (),
+    ) -> None:
+        self.from_ = from_
+        self.base_url = (base_url or self.default_base_url).rstrip("/")
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"{self.name} base_url must start with http:// or https://",
+                variable=f"{self.name.upper()}_BASE_URL",
+            )
+        if timeout is None:
+            self.timeout = DEFAULT_TIMEOUT
+        elif isinstance(timeout, httpx.Timeout):
+            self.timeout = timeout
+        else:
+            self.timeout = httpx.Timeout(timeout)
+        # Computed once: every request carries it so the configured timeout reaches the client.
+        self._timeout_ext = self.timeout.as_dict()
+        self.capabilities = capabilities or Capabilities()
+        self.senders = tuple(s for s in (from_, *senders) if s)
+
+    # -- codec ---------------------------------------------------------------------------
+    @abc.abstractmethod
+    def build_request(self, message: OutboundMessage) -> httpx.Request:
+        """The HTTP request that sends ``message`` through this provider."""
+
+    @abc.abstractmethod
+    def parse_response(self, response: httpx.Response, message: OutboundMessage) -> SendResult:
+        """The result of a send, or raise the typed :class:`ProviderError` it amounts to."""
+
+    # -- routing helpers -----------------------------------------------------------------
+    def owns_sender(self, from_: str) -> bool:
+        """True when ``from_`` is one of this provider's configured senders."""
+        return from_ in self.senders
+
+    def can_send(self, message: OutboundMessage) -> bool:
+        """True when this provider has the capabilities ``message`` needs."""
+        caps = self.capabilities
+        if message.is_mms and not caps.mms:
+            return False
+        if not message.is_mms and not caps.sms:
+            return False
+        sender = message.from_
+        return not (sender and not sender.startswith("+") and not caps.alphanumeric_sender)
+
+    # -- shared helpers for subclasses ---------------------------------------------------
+    def _request(self, url: str, **kwargs: Any) -> httpx.Request:
+        return httpx.Request("POST", url, extensions={"timeout": self._timeout_ext}, **kwargs)
+
+    @staticmethod
+    def _json(response: httpx.Response) -> Any:
+        """The body as JSON, or ``None`` when it is not JSON (a proxy's HTML error page)."""
+        try:
+            return json.loads(response.content)
+        except (ValueError, UnicodeDecodeError):
+            return None
+
+    def _unexpected(self, response: httpx.Response) -> ProviderError:
+        from smsbridge.providers._codes import make_error
+
+        return make_error(
+            self.name,
+            {},
+            provider_code=None,
+            http_status=response.status_code,
+            detail=f"{self.name} answered HTTP {response.status_code} with an unreadable body",
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(from_={self.from_!r}, base_url={self.base_url!r}, ***)"

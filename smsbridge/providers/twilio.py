@@ -1,0 +1,198 @@
+"""Twilio Programmable Messaging: the send codec (REST API 2010-04-01).
+
+Sends are form-encoded POSTs to ``/2010-04-01/Accounts/{AccountSid}/Messages.json`` with HTTP
+Basic auth (the account SID and auth token, or an API key SID and secret); media URLs repeat the
+``MediaUrl`` field. Errors come back as ``{"code", "message", "more_info", "status"}``.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlencode
+
+import httpx
+
+from smsbridge._errors import ConfigError, ProviderError
+from smsbridge._models import MessageStatus, SendResult
+from smsbridge.providers._base import Capabilities, Provider, TimeoutLike
+from smsbridge.providers._codes import TWILIO_CODES, make_error, parse_retry_after
+
+if TYPE_CHECKING:
+    from smsbridge._models import OutboundMessage
+
+__all__ = ["TWILIO_STATUS", "Twilio"]
+
+# Every status in Twilio's message_enum_status, mapped to the common vocabulary.
+TWILIO_STATUS: dict[str, MessageStatus] = {
+    "accepted": MessageStatus.QUEUED,
+    "scheduled": MessageStatus.SCHEDULED,
+    "queued": MessageStatus.QUEUED,
+    "sending": MessageStatus.SENDING,
+    "sent": MessageStatus.SENT,
+    "delivered": MessageStatus.DELIVERED,
+    # In the enum without a documented meaning: some recipients got it, so it counts as delivered.
+    "partially_delivered": MessageStatus.DELIVERED,
+    "undelivered": MessageStatus.UNDELIVERED,
+    "failed": MessageStatus.FAILED,
+    "canceled": MessageStatus.CANCELED,
+    "receiving": MessageStatus.RECEIVED,
+    "received": MessageStatus.RECEIVED,
+    "read": MessageStatus.READ,
+}
+
+_ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
+_SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
+
+
+class Twilio(Provider):
+    """Twilio, configured with an account and a sender.
+
+    Example:
+        >>> twilio = Twilio("AC" + "0" * 32, "auth-token", from_="+15017122661")
+
+    Args:
+        account_sid: the ``AC…`` account SID (the URL path and, without an API key, the user).
+        auth_token: the account's auth token; also the key of webhook signatures.
+        from_: default sender (number, short code or alphanumeric ID).
+        messaging_service_sid: ``MG…`` service to send from when there is no ``from_``.
+        api_key, api_secret: an API key (``SK…``) to authenticate sends instead of the token.
+        shared_keys: SharedKey id -> secret for HMAC-SHA256 webhook signatures.
+        base_url: scheme, host and port the documented paths are appended to.
+        timeout: seconds, or an ``httpx.Timeout``.
+    """
+
+    name: ClassVar[str] = "twilio"
+    default_base_url: ClassVar[str] = "https://api.twilio.com"
+
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        *,
+        from_: str | None = None,
+        messaging_service_sid: str | None = None,
+        api_key: str | None = None,
+        api_secret: str | None = None,
+        shared_keys: Mapping[str, str] | None = None,
+        base_url: str | None = None,
+        timeout: TimeoutLike | None = None,
+        capabilities: Capabilities | None = None,
+        senders: tuple[str, ...] = (),
+    ) -> None:
+        if not account_sid or not _ACCOUNT_SID.match(account_sid):
+            raise ConfigError(
+                "Twilio account_sid must be 'AC' followed by 32 hex digits",
+                variable="TWILIO_ACCOUNT_SID",
+            )
+        if not auth_token:
+            raise ConfigError("Twilio auth_token is empty", variable="TWILIO_AUTH_TOKEN")
+        if messaging_service_sid and not _SERVICE_SID.match(messaging_service_sid):
+            raise ConfigError(
+                "Twilio messaging_service_sid must be 'MG' followed by 32 hex digits",
+                variable="TWILIO_MESSAGING_SERVICE_SID",
+            )
+        if bool(api_key) != bool(api_secret):
+            raise ConfigError(
+                "Twilio api_key and api_secret go together", variable="TWILIO_API_SECRET"
+            )
+        super().__init__(
+            from_=from_,
+            base_url=base_url,
+            timeout=timeout,
+            capabilities=capabilities,
+            senders=senders,
+        )
+        self.account_sid = account_sid
+        self.messaging_service_sid = messaging_service_sid
+        self.api_key = api_key
+        self._auth_token = auth_token
+        self._shared_keys = dict(shared_keys or {})
+        user, password = (api_key, api_secret) if api_key and api_secret else (account_sid, auth_token)
+        self._authorization = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        self._url = f"{self.base_url}/2010-04-01/Accounts/{account_sid}/Messages.json"
+
+    @property
+    def auth_token(self) -> str:
+        """The auth token (webhook signing key). Not shown in reprs."""
+        return self._auth_token
+
+    @property
+    def shared_keys(self) -> dict[str, str]:
+        """SharedKey id -> secret for HMAC-SHA256 webhook signatures (a copy)."""
+        return dict(self._shared_keys)
+
+    def owns_sender(self, from_: str) -> bool:
+        """A number configured here, or the messaging service SID itself."""
+        return from_ in self.senders or from_ == self.messaging_service_sid
+
+    def build_request(self, message: OutboundMessage) -> httpx.Request:
+        """A form POST to Messages.json."""
+        params: list[tuple[str, str]] = [("To", message.to)]
+        sender = message.from_ or self.from_
+        if sender and sender == self.messaging_service_sid:
+            params.append(("MessagingServiceSid", sender))
+        elif sender:
+            params.append(("From", sender))
+        elif self.messaging_service_sid:
+            params.append(("MessagingServiceSid", self.messaging_service_sid))
+        else:
+            raise ConfigError(
+                "Twilio needs from_ or messaging_service_sid to send", variable="TWILIO_FROM"
+            )
+        if message.body:
+            params.append(("Body", message.body))
+        params.extend(("MediaUrl", url) for url in message.media_urls)
+        if message.status_callback:
+            params.append(("StatusCallback", message.status_callback))
+        return self._request(
+            self._url,
+            content=urlencode(params).encode(),
+            headers={
+                "Authorization": self._authorization,
+                "Accept": "application/json",
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        )
+
+    def parse_response(self, response: httpx.Response, message: OutboundMessage) -> SendResult:
+        """201 with a Message object, or the typed error of Twilio's error body."""
+        payload = self._json(response)
+        if response.status_code in (200, 201) and isinstance(payload, dict) and "sid" in payload:
+            return self._result(payload, message)
+        raise self.error_from(response, payload)
+
+    def error_from(self, response: httpx.Response, payload: Any) -> ProviderError:
+        """The typed error for an unsuccessful answer."""
+        if not isinstance(payload, dict):
+            return self._unexpected(response)
+        code = payload.get("code")
+        detail = payload.get("message") or payload.get("detail") or payload.get("title") or ""
+        return make_error(
+            self.name,
+            TWILIO_CODES,
+            provider_code=str(code) if code is not None else None,
+            http_status=response.status_code,
+            detail=str(detail),
+            retry_after=parse_retry_after(response.headers.get("Retry-After")),
+        )
+
+    def _result(self, payload: dict[str, Any], message: OutboundMessage) -> SendResult:
+        segments = message.segments
+        try:
+            num_segments = int(payload.get("num_segments") or 0) or None
+        except (TypeError, ValueError):
+            num_segments = None
+        return SendResult(
+            provider=self.name,
+            provider_message_id=str(payload["sid"]),
+            status=TWILIO_STATUS.get(str(payload.get("status")), MessageStatus.QUEUED),
+            to=str(payload.get("to") or message.to),
+            from_=payload.get("from") or message.from_ or self.from_,
+            segments=num_segments or (segments.segments if segments else None),
+            encoding=segments.encoding if segments else None,
+            reference=message.reference,
+            raw=payload,
+        )
