@@ -53,7 +53,12 @@ class Bridge:
         async_http_client: an async client (``httpx.AsyncClient`` or any ``AsyncSender``).
         delivery: ``"at_most_once"`` (default) never re-sends after an ambiguous failure;
             ``"at_least_once"`` does.
-        **options: routing, retry and webhook settings, documented where they are used.
+        trusted_proxies: addresses or CIDR networks of the application's own reverse proxies;
+            only requests from them may set ``X-Forwarded-*`` (never trusted by default).
+        webhook_tolerance: seconds a Telnyx webhook timestamp may be from now.
+        max_body_size: largest webhook body accepted, in bytes (413 beyond).
+        dedupe_ttl: how long webhook de-duplication and status ordering remember a message.
+        **options: routing settings, documented in :mod:`smsbridge.routing`.
     """
 
     def __init__(
@@ -66,6 +71,10 @@ class Bridge:
         http_client: SyncSender | None = None,
         async_http_client: AsyncSender | None = None,
         delivery: Delivery = "at_most_once",
+        trusted_proxies: Iterable[str] = (),
+        webhook_tolerance: float = 300.0,
+        max_body_size: int = 1 << 20,
+        dedupe_ttl: float = 86_400.0,
         **options: Any,
     ) -> None:
         from smsbridge.routing import as_policy
@@ -82,6 +91,10 @@ class Bridge:
                 "delivery must be 'at_most_once' or 'at_least_once'", variable="delivery"
             )
         self.delivery: Delivery = delivery
+        self.trusted_proxies = tuple(trusted_proxies)
+        self.webhook_tolerance = float(webhook_tolerance)
+        self.max_body_size = int(max_body_size)
+        self.dedupe_ttl = float(dedupe_ttl)
         self.options = dict(options)
         self._client = http_client
         self._own_client = http_client is None
