@@ -1,0 +1,217 @@
+"""The ``smsbridge`` command line (also ``python -m smsbridge``).
+
+Commands: ``send``, ``serve``, ``emulator``, ``demo``, ``webhook check``. Errors print as one
+readable line (add ``--debug`` for the traceback). Exit codes scripts can rely on:
+
+====  ==============================================================
+0     success
+1     the operation failed (message refused, signature invalid, demo step failed)
+2     usage or configuration error (bad number, missing variable, bad flag)
+3     a provider or endpoint could not be reached, or the outcome is unknown
+====  ==============================================================
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+
+from smsbridge._errors import (
+    ConfigError,
+    InvalidPhoneNumber,
+    MessageTooLong,
+    SmsBridgeError,
+)
+
+__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_UNREACHABLE", "EXIT_USAGE", "main"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+
+
+def _send(args: argparse.Namespace) -> int:
+    from smsbridge._bridge import Bridge
+
+    bridge = Bridge.from_env(**({} if not args.public_url else {"public_url": args.public_url}))
+    if args.provider:
+        bridge = Bridge(bridge.provider(args.provider.lower()))
+    with bridge:
+        result = bridge.send(
+            to=args.to,
+            body=args.body or "",
+            from_=args.from_,
+            media_urls=args.media or (),
+            region=args.region,
+            reference=args.reference,
+            idempotency_key=args.idempotency_key,
+        )
+    if args.json:
+        print(result.model_dump_json(exclude={"raw"}))
+    else:
+        print(
+            f"sent via {result.provider}: id={result.provider_message_id} "
+            f"status={result.status.value} to={result.to} from={result.from_} "
+            f"segments={result.segments}"
+        )
+        for warning in result.warnings:
+            print(f"warning: {warning}")
+    return EXIT_OK
+
+
+def _emulator(args: argparse.Namespace) -> int:
+    from smsbridge._emulator_cli import run_emulator
+
+    return run_emulator(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from smsbridge._serve import run_serve
+
+    return run_serve(args)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from smsbridge._demo import run_demo
+
+    return run_demo(args)
+
+
+def _webhook_check(args: argparse.Namespace) -> int:
+    from smsbridge._webhook_check import check_command
+
+    return check_command(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command."""
+    parser = argparse.ArgumentParser(
+        prog="smsbridge",
+        description="Send and receive SMS through Twilio and Telnyx; emulate them offline.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    send = commands.add_parser(
+        "send",
+        help="send one message with Bridge.from_env()",
+        description="Send one SMS/MMS using SMSBRIDGE_PROVIDERS and the providers' variables "
+        "(TWILIO_BASE_URL / TELNYX_BASE_URL point them at the emulator).",
+    )
+    send.add_argument("--to", required=True, help="recipient, E.164 or national with --region")
+    send.add_argument("--body", default="", help="message text")
+    send.add_argument("--from", dest="from_", help="sender number or ID")
+    send.add_argument("--media", action="append", metavar="URL", help="media URL (repeatable)")
+    send.add_argument("--provider", help="use only this provider (twilio, telnyx)")
+    send.add_argument("--region", help="region of a national --to number, e.g. US or GB")
+    send.add_argument("--reference", help="your reference, returned on status events")
+    send.add_argument("--idempotency-key", help="send at most once per key")
+    send.add_argument("--public-url", help="base URL status callbacks should go to")
+    send.add_argument("--json", action="store_true", help="print the SendResult as JSON")
+    send.set_defaults(func=_send)
+
+    emulator = commands.add_parser(
+        "emulator",
+        help="run the Twilio + Telnyx emulator",
+        description="Serve Twilio- and Telnyx-compatible messaging APIs on 127.0.0.1.",
+    )
+    emulator.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    emulator.add_argument("--port", type=int, default=8787, help="port (default 8787; 0 = any)")
+    emulator.add_argument("--twilio-account-sid", help="account SID the emulator accepts")
+    emulator.add_argument("--twilio-auth-token", help="auth token the emulator accepts and signs with")
+    emulator.add_argument("--telnyx-api-key", help="API key the emulator accepts")
+    emulator.add_argument(
+        "--progress-delay", type=float, default=1.0, help="seconds between status steps"
+    )
+    emulator.set_defaults(func=_emulator)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the unified webhook endpoint",
+        description="Serve one webhook endpoint for every configured provider (needs the "
+        "'server' extra); print each verified event as a JSON line or POST it on.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind")
+    serve.add_argument("--port", type=int, default=8000, help="port")
+    serve.add_argument("--path", default="/sms/webhook", help="endpoint path")
+    serve.add_argument("--public-url", help="base URL providers call (for signature checks)")
+    serve.add_argument("--forward-url", help="POST each event as JSON to this URL")
+    serve.set_defaults(func=_serve)
+
+    demo = commands.add_parser(
+        "demo",
+        help="show the whole library working offline",
+        description="Start the emulator and a webhook endpoint on loopback and walk through "
+        "sends, failover, status callbacks, inbound replies and rejected forgeries.",
+    )
+    demo.add_argument("--fast", action="store_true", help="shorter pauses between steps")
+    demo.set_defaults(func=_demo)
+
+    webhook = commands.add_parser("webhook", help="webhook tools")
+    webhook_commands = webhook.add_subparsers(dest="webhook_command", metavar="COMMAND")
+    check = webhook_commands.add_parser(
+        "check",
+        help="explain why a captured webhook's signature fails",
+        description="Check a captured webhook's signature with the secrets in the environment "
+        "(TWILIO_AUTH_TOKEN, TELNYX_PUBLIC_KEY) and show which URL variant would match.",
+    )
+    try:
+        from smsbridge._webhook_check import add_arguments
+    except ImportError:  # pragma: no cover - only while the module is being written
+        pass
+    else:
+        add_arguments(check)
+    check.set_defaults(func=_webhook_check)
+    webhook.set_defaults(func=None, _help=webhook.print_help)
+    return parser
+
+
+def _exit_code(exc: SmsBridgeError) -> int:
+    if isinstance(exc, (ConfigError, InvalidPhoneNumber, MessageTooLong)):
+        return EXIT_USAGE
+    if exc.failure == "ambiguous" or (exc.failure == "refused" and exc.http_status is None):
+        return EXIT_UNREACHABLE
+    return EXIT_FAILED
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    func = getattr(args, "func", None)
+    if func is None:
+        (getattr(args, "_help", None) or parser.print_help)()
+        return EXIT_USAGE
+    try:
+        return int(func(args))
+    except KeyboardInterrupt:
+        return 130
+    except SmsBridgeError as exc:
+        if args.debug:
+            raise
+        print(f"smsbridge: error: {exc}", file=sys.stderr)
+        if exc.attempts and len(exc.attempts) > 1:
+            for attempt in exc.attempts:
+                print(f"  attempt {attempt.provider}: {attempt.error}", file=sys.stderr)
+        return _exit_code(exc)
+    except (OSError, ValueError) as exc:
+        if args.debug:
+            raise
+        print(f"smsbridge: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _json_line(obj: object) -> str:
+    return json.dumps(obj, default=str, separators=(",", ":"))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
