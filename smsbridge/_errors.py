@@ -171,6 +171,7 @@ class ConfigError(SmsBridgeError):
     """A setting is missing or malformed; ``variable`` names it."""
 
     code = "config"
+    variable: str | None
 
     def __init__(self, message: str, *, variable: str | None = None, **kw: Any) -> None:
         super().__init__(message, variable=variable, **kw)
@@ -181,6 +182,7 @@ class InvalidPhoneNumber(SmsBridgeError, ValueError):
 
     code = "invalid_phone_number"
     default_failure = "rejected"
+    reason: str
 
     def __init__(self, message: str, *, reason: str = "invalid", **kw: Any) -> None:
         super().__init__(message, reason=reason, **kw)
