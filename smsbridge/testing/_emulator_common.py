@@ -1,0 +1,200 @@
+"""Plumbing shared by the emulator's pieces: request/response values, message records, formats.
+
+Nothing here knows about sockets: the server turns bytes into a :class:`Request`, the provider
+modules turn a request into a :class:`Response`, and the server writes it (or hangs, or drops the
+connection, as the response's ``action`` says).
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import re
+import secrets
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import format_datetime
+from typing import Any, Literal
+
+PROVIDERS = ("twilio", "telnyx")
+
+Action = Literal["answer", "hang", "close"]
+
+# E.164: a plus, a non-zero country code digit, 8 to 15 digits in all.
+_E164 = re.compile(r"^\+[1-9]\d{7,14}$")
+# Alphanumeric sender IDs: 1-11 letters, digits or spaces with at least one letter.
+_ALPHA_SENDER = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")
+_SHORT_CODE = re.compile(r"^\d{3,8}$")
+
+_GSM_BASIC = frozenset(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM_EXTENSION = frozenset("\f^{}\\[~]|€")
+
+STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT"})
+START_WORDS = frozenset({"START", "UNSTOP", "YES"})
+
+
+@dataclass(frozen=True)
+class Request:
+    """One HTTP request as the emulator sees it (header names lower-cased)."""
+
+    method: str
+    path: str
+    query: str
+    headers: Mapping[str, str]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        """The value of header ``name`` (case-insensitive), or ``None``."""
+        return self.headers.get(name.lower())
+
+
+@dataclass
+class Response:
+    """What to do with a request: answer it (possibly late), hang, or drop the connection."""
+
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    action: Action = "answer"
+    delay: float = 0.0
+
+
+def json_response(status: int, obj: Any, headers: list[tuple[str, str]] | None = None) -> Response:
+    """A JSON response with ``obj`` serialised compactly."""
+    body = json.dumps(obj, separators=(",", ":")).encode()
+    return Response(status=status, body=body, headers=list(headers or ()))
+
+
+def gateway_error(status: int) -> Response:
+    """The HTML page an edge proxy answers with for 502/504: realistic, and not JSON."""
+    reason = {502: "Bad Gateway", 504: "Gateway Time-out"}.get(status, "Error")
+    page = (
+        f"<html><head><title>{status} {reason}</title></head><body><h1>{reason}</h1></body></html>"
+    )
+    return Response(status=status, body=page.encode(), content_type="text/html")
+
+
+def is_e164(number: str) -> bool:
+    """Whether ``number`` looks like +E.164."""
+    return bool(_E164.match(number))
+
+
+def is_sender(sender: str) -> bool:
+    """Whether ``sender`` can be a From: E.164, a short code, or an alphanumeric sender ID."""
+    return bool(_E164.match(sender) or _SHORT_CODE.match(sender) or _ALPHA_SENDER.match(sender))
+
+
+def segments(text: str) -> tuple[str, int]:
+    """``(encoding, segment count)`` of an SMS body, GSM-7 where possible, else UCS-2.
+
+    The emulator counts for itself (like a real provider) instead of importing the library's own
+    counter, so a test comparing both catches a mistake in either.
+    """
+    if not text:
+        return "GSM-7", 1
+    if all(ch in _GSM_BASIC or ch in _GSM_EXTENSION for ch in text):
+        sizes = [2 if ch in _GSM_EXTENSION else 1 for ch in text]
+        encoding, single, multi = "GSM-7", 160, 153
+    else:
+        sizes = [len(ch.encode("utf-16-le")) // 2 for ch in text]
+        encoding, single, multi = "UCS-2", 70, 67
+    if sum(sizes) <= single:
+        return encoding, 1
+    # An escape pair or surrogate pair never straddles two segments.
+    count, used = 1, 0
+    for size in sizes:
+        if used + size > multi:
+            count, used = count + 1, 0
+        used += size
+    return encoding, count
+
+
+def content_type_of(url: str) -> str:
+    """A plausible media content type for ``url``, from its extension."""
+    guessed, _ = mimetypes.guess_type(url.split("?", 1)[0])
+    return guessed or "application/octet-stream"
+
+
+def now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(timezone.utc)
+
+
+def rfc2822(moment: datetime | None) -> str | None:
+    """Twilio's date format: ``Tue, 14 May 2024 15:31:00 +0000``."""
+    return None if moment is None else format_datetime(moment.replace(microsecond=0))
+
+
+def iso_millis(moment: datetime | None) -> str | None:
+    """Telnyx's date format: ``2024-05-14T15:31:00.102+00:00``."""
+    return None if moment is None else moment.isoformat(timespec="milliseconds")
+
+
+def twilio_sid(prefix: str) -> str:
+    """A Twilio-style SID: two letters and 32 hex digits."""
+    return prefix + secrets.token_hex(16)
+
+
+def new_uuid() -> str:
+    """A random UUID string, as Telnyx uses for ids."""
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True)
+class Step:
+    """One scheduled status change of an accepted message."""
+
+    status: str
+    error_code: str | None = None
+
+
+@dataclass
+class MessageRecord:
+    """An accepted outbound message and everything that happened to it since."""
+
+    provider: str
+    id: str
+    to: str
+    from_: str | None
+    text: str
+    media_urls: tuple[str, ...]
+    status: str
+    created_at: datetime
+    callback_url: str | None = None
+    failover_url: str | None = None
+    sender_pool: str | None = None
+    idempotency_key: str | None = None
+    encoding: str = "GSM-7"
+    segments: int = 1
+    error_code: str | None = None
+    sent_at: datetime | None = None
+    updated_at: datetime | None = None
+    completed_at: datetime | None = None
+    history: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """The provider-neutral view ``Emulator.messages()`` returns."""
+        return {
+            "provider": self.provider,
+            "id": self.id,
+            "to": self.to,
+            "from": self.from_,
+            "text": self.text,
+            "media_urls": list(self.media_urls),
+            "status": self.status,
+            "error_code": self.error_code,
+            "statuses": list(self.history),
+            "callback_url": self.callback_url,
+            "sender_pool": self.sender_pool,
+            "idempotency_key": self.idempotency_key,
+            "segments": self.segments,
+            "encoding": self.encoding,
+            "created_at": self.created_at.isoformat(),
+        }
