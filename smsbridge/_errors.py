@@ -142,9 +142,14 @@ class SmsBridgeError(Exception):
         # Keyword-only attributes are lost by Exception's default pickling; rebuild through a
         # helper that passes them back as keywords. ``attempts`` travels as state, after the
         # error itself is memoised, because the last attempt usually refers back to this error.
-        return (_rebuild, (type(self), self.message, self._kwargs()), {"attempts": self.attempts, "code": self.code})
+        return (
+            _rebuild,
+            (type(self), self.message, self._kwargs()),
+            {"attempts": self.attempts, "code": self.code},
+        )
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
+    def __setstate__(self, state: dict[str, Any] | None) -> None:
+        state = state or {}
         self.attempts = tuple(state.get("attempts", ()))
         if state.get("code", self.code) != self.code:
             self.code = state["code"]
@@ -160,7 +165,9 @@ class SmsBridgeError(Exception):
         return f"[{self.code}] " + "; ".join(parts)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.message!r}, code={self.code!r}, failure={self.failure!r})"
+        return (
+            f"{type(self).__name__}({self.message!r}, code={self.code!r}, failure={self.failure!r})"
+        )
 
 
 def _rebuild(cls: type[SmsBridgeError], message: str, kwargs: dict[str, Any]) -> SmsBridgeError:
@@ -175,6 +182,15 @@ class ConfigError(SmsBridgeError):
 
     def __init__(self, message: str, *, variable: str | None = None, **kw: Any) -> None:
         super().__init__(message, variable=variable, **kw)
+
+    def __str__(self) -> str:
+        # Provider constructors word their messages in keyword terms ("account_sid"); the text
+        # must still name the setting the user has to fix (TWILIO_ACCOUNT_SID).
+        text = super().__str__()
+        variable = getattr(self, "variable", None)
+        if variable and variable not in self.message:
+            text += f"; variable={variable}"
+        return text
 
 
 class InvalidPhoneNumber(SmsBridgeError, ValueError):

@@ -157,9 +157,10 @@ class Telnyx(Provider):
         code = first.get("code")
         detail = " - ".join(str(first[k]) for k in ("title", "detail") if first.get(k))
         headers = response.headers
-        retry_after = parse_retry_after(headers.get("Retry-After")) or parse_retry_after(
-            headers.get("x-ratelimit-reset")
-        )
+        retry_after = parse_retry_after(headers.get("Retry-After"))
+        # x-ratelimit-reset comes on every answer; it is a wait only when we were throttled.
+        if retry_after is None and response.status_code == 429:
+            retry_after = parse_retry_after(headers.get("x-ratelimit-reset"))
         return make_error(
             self.name,
             TELNYX_CODES,
