@@ -69,7 +69,15 @@ def _names(value: Any) -> list[str]:
 def _kwargs(name: str, config: Mapping[str, Any]) -> dict[str, Any]:
     nested = config.get(name)
     if isinstance(nested, Mapping):
-        return {k: v for k, v in nested.items() if v not in (None, "")}
+        given = {k: v for k, v in nested.items() if v not in (None, "")}
+        for variable in _REQUIRED[name]:
+            keyword = ENV_VARIABLES[name][variable]
+            if keyword not in given:
+                raise ConfigError(
+                    f"{name}.{keyword} is not set (needed for provider {name!r})",
+                    variable=variable,
+                )
+        return given
     kwargs: dict[str, Any] = {}
     for variable in _REQUIRED[name]:
         if not config.get(variable):
@@ -113,7 +121,5 @@ def providers_from_mapping(config: Mapping[str, Any]) -> list[Any]:
         except SmsBridgeError:
             raise
         except TypeError as exc:
-            raise ConfigError(
-                f"bad settings for provider {name!r}: {exc}", variable=name
-            ) from None
+            raise ConfigError(f"bad settings for provider {name!r}: {exc}", variable=name) from None
     return providers

@@ -202,7 +202,7 @@ def test_idempotency_key_is_the_callers_key() -> None:
     assert recorder.requests[0].headers["idempotency-key"] == "otp-9f1c"
 
 
-@pytest.mark.parametrize("key", ["order 42/é", "a" * 300, "x!y", ""])
+@pytest.mark.parametrize("key", ["order 42/é", "a" * 300, "x!y", "abc\n", ""])
 def test_idempotency_key_outside_the_charset_is_digested(key: str) -> None:
     """A key Telnyx would refuse becomes a stable digest inside its charset."""
     message = fixture_message(idempotency_key=key or None)

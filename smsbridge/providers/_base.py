@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import json
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -19,11 +20,44 @@ from smsbridge._errors import ConfigError, ProviderError
 if TYPE_CHECKING:
     from smsbridge._models import OutboundMessage, SendResult
 
-__all__ = ["Capabilities", "Provider", "TimeoutLike"]
+__all__ = ["Capabilities", "Provider", "TimeoutLike", "check_credential", "check_sender"]
 
 TimeoutLike = float | httpx.Timeout
 
 DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+
+# A sender is an E.164 number, a short code, or an alphanumeric ID (up to 11 characters with at
+# least one letter; Twilio also allows + - _ &).
+_SENDER = re.compile(r"^(\+[1-9]\d{6,14}|\d{3,8}|(?=[^A-Za-z]*[A-Za-z])[A-Za-z0-9 +\-_&]{1,11})$")
+# Credentials travel in an HTTP header: printable ASCII without spaces, or the request fails late
+# with an untyped encoding error.
+_CREDENTIAL = re.compile(r"^[\x21-\x7e]+$")
+
+
+def check_credential(value: str | None, variable: str, what: str) -> str:
+    """``value`` if it can be a credential, else :class:`ConfigError` naming ``variable``."""
+    if not value:
+        raise ConfigError(f"{what} is empty", variable=variable)
+    if not isinstance(value, str) or not _CREDENTIAL.fullmatch(value):
+        # Never echo the value: it is a secret, perhaps pasted with a stray newline.
+        raise ConfigError(
+            f"{what} must be printable ASCII without spaces (check for a stray newline)",
+            variable=variable,
+        )
+    return value
+
+
+def check_sender(value: str | None, variable: str) -> str | None:
+    """``value`` if it is a valid sender (or ``None``), else :class:`ConfigError`."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _SENDER.fullmatch(value):
+        raise ConfigError(
+            "a sender must be an E.164 number (+15017122661), a short code, or an "
+            "alphanumeric ID of up to 11 characters",
+            variable=variable,
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -54,7 +88,7 @@ class Provider(abc.ABC):
         capabilities: Capabilities | None,
         senders: tuple[str, ...] = (),
     ) -> None:
-        self.from_ = from_
+        self.from_ = check_sender(from_, f"{self.name.upper()}_FROM")
         self.base_url = (base_url or self.default_base_url).rstrip("/")
         if not self.base_url.startswith(("http://", "https://")):
             raise ConfigError(

@@ -19,7 +19,7 @@ import httpx
 
 from smsbridge._errors import ConfigError, ProviderError
 from smsbridge._models import MessageStatus, SendResult
-from smsbridge.providers._base import Capabilities, Provider, TimeoutLike
+from smsbridge.providers._base import Capabilities, Provider, TimeoutLike, check_credential
 from smsbridge.providers._codes import TELNYX_CODES, make_error, parse_retry_after
 
 if TYPE_CHECKING:
@@ -43,11 +43,12 @@ TELNYX_STATUS: dict[str, MessageStatus] = {
 }
 
 _KEY_OK = re.compile(r"^[A-Za-z0-9_:-]{1,255}$")
+_PROFILE_ID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 
 
 def idempotency_header(key: str) -> str:
     """A key Telnyx accepts (``[A-Za-z0-9_:-]{1,255}``): the key itself, or a digest of it."""
-    if _KEY_OK.match(key):
+    if _KEY_OK.fullmatch(key):
         return key
     return "sb:" + hashlib.sha256(key.encode()).hexdigest()
 
@@ -69,6 +70,8 @@ class Telnyx(Provider):
 
     name: ClassVar[str] = "telnyx"
     default_base_url: ClassVar[str] = "https://api.telnyx.com"
+    # Every send carries an Idempotency-Key over byte-identical JSON: repeating one is safe.
+    idempotent_retries: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -82,8 +85,12 @@ class Telnyx(Provider):
         capabilities: Capabilities | None = None,
         senders: tuple[str, ...] = (),
     ) -> None:
-        if not api_key:
-            raise ConfigError("Telnyx api_key is empty", variable="TELNYX_API_KEY")
+        check_credential(api_key, "TELNYX_API_KEY", "Telnyx api_key")
+        if messaging_profile_id is not None and not _PROFILE_ID.fullmatch(messaging_profile_id):
+            raise ConfigError(
+                "Telnyx messaging_profile_id must be a UUID",
+                variable="TELNYX_MESSAGING_PROFILE_ID",
+            )
         self.public_key_bytes: bytes | None = None
         if public_key:
             try:

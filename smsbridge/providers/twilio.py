@@ -8,6 +8,7 @@ Basic auth (the account SID and auth token, or an API key SID and secret); media
 from __future__ import annotations
 
 import base64
+import email.utils
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -17,10 +18,12 @@ import httpx
 
 from smsbridge._errors import ConfigError, ProviderError
 from smsbridge._models import MessageStatus, SendResult
-from smsbridge.providers._base import Capabilities, Provider, TimeoutLike
+from smsbridge.providers._base import Capabilities, Provider, TimeoutLike, check_credential
 from smsbridge.providers._codes import TWILIO_CODES, make_error, parse_retry_after
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from smsbridge._models import OutboundMessage
 
 __all__ = ["TWILIO_STATUS", "Twilio"]
@@ -45,6 +48,7 @@ TWILIO_STATUS: dict[str, MessageStatus] = {
 
 _ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
 _SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
+_API_KEY_SID = re.compile(r"^SK[0-9a-fA-F]{32}$")
 
 
 class Twilio(Provider):
@@ -66,6 +70,8 @@ class Twilio(Provider):
 
     name: ClassVar[str] = "twilio"
     default_base_url: ClassVar[str] = "https://api.twilio.com"
+    # Twilio's Messages API takes no idempotency key: a repeated request may send twice.
+    idempotent_retries: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -82,22 +88,28 @@ class Twilio(Provider):
         capabilities: Capabilities | None = None,
         senders: tuple[str, ...] = (),
     ) -> None:
-        if not account_sid or not _ACCOUNT_SID.match(account_sid):
+        if not account_sid or not _ACCOUNT_SID.fullmatch(account_sid):
             raise ConfigError(
                 "Twilio account_sid must be 'AC' followed by 32 hex digits",
                 variable="TWILIO_ACCOUNT_SID",
             )
-        if not auth_token:
-            raise ConfigError("Twilio auth_token is empty", variable="TWILIO_AUTH_TOKEN")
-        if messaging_service_sid and not _SERVICE_SID.match(messaging_service_sid):
+        check_credential(auth_token, "TWILIO_AUTH_TOKEN", "Twilio auth_token")
+        if messaging_service_sid and not _SERVICE_SID.fullmatch(messaging_service_sid):
             raise ConfigError(
                 "Twilio messaging_service_sid must be 'MG' followed by 32 hex digits",
                 variable="TWILIO_MESSAGING_SERVICE_SID",
             )
         if bool(api_key) != bool(api_secret):
             raise ConfigError(
-                "Twilio api_key and api_secret go together", variable="TWILIO_API_SECRET"
+                "Twilio api_key and api_secret go together",
+                variable="TWILIO_API_SECRET" if api_key else "TWILIO_API_KEY",
             )
+        if api_key and not _API_KEY_SID.fullmatch(api_key):
+            raise ConfigError(
+                "Twilio api_key must be 'SK' followed by 32 hex digits", variable="TWILIO_API_KEY"
+            )
+        if api_secret:
+            check_credential(api_secret, "TWILIO_API_SECRET", "Twilio api_secret")
         super().__init__(
             from_=from_,
             base_url=base_url,
@@ -110,7 +122,9 @@ class Twilio(Provider):
         self.api_key = api_key
         self._auth_token = auth_token
         self._shared_keys = dict(shared_keys or {})
-        user, password = (api_key, api_secret) if api_key and api_secret else (account_sid, auth_token)
+        user, password = (
+            (api_key, api_secret) if api_key and api_secret else (account_sid, auth_token)
+        )
         self._authorization = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
         self._url = f"{self.base_url}/2010-04-01/Accounts/{account_sid}/Messages.json"
 
@@ -178,6 +192,65 @@ class Twilio(Provider):
             detail=str(detail),
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
         )
+
+    # -- reconciliation after an ambiguous failure (see docs/failover.md) ----------------
+    def build_lookup_request(self, message: OutboundMessage, since: datetime) -> httpx.Request:
+        """A GET of the latest messages to ``message.to`` from its sender.
+
+        No ``DateSent>=`` filter: a message Twilio accepted moments ago is still queued and
+        has no ``date_sent``, so that filter would hide exactly the message looked for.
+        ``since`` is checked against ``date_created`` by :meth:`parse_lookup` instead.
+        """
+        params = [("To", message.to)]
+        sender = message.from_ or self.from_
+        if sender and sender != self.messaging_service_sid:
+            params.append(("From", sender))
+        params.append(("PageSize", "50"))
+        return httpx.Request(
+            "GET",
+            f"{self._url}?{urlencode(params)}",
+            headers={"Authorization": self._authorization, "Accept": "application/json"},
+            extensions={"timeout": self._timeout_ext},
+        )
+
+    def parse_lookup(
+        self, response: httpx.Response, message: OutboundMessage, since: datetime | None = None
+    ) -> SendResult | None:
+        """The message of the listing that matches ``message`` (recipient, sender, body,
+        created at or after ``since``), or ``None``; a typed error if the listing failed."""
+        payload = self._json(response)
+        items = payload.get("messages") if isinstance(payload, dict) else None
+        if response.status_code != 200 or not isinstance(items, list):
+            raise self.error_from(response, payload)
+        for item in items:
+            if isinstance(item, dict) and item.get("sid") and self._matches(item, message, since):
+                return self._result(item, message)
+        return None
+
+    def _matches(
+        self, item: dict[str, Any], message: OutboundMessage, since: datetime | None
+    ) -> bool:
+        if item.get("to") != message.to or not str(item.get("direction", "outbound")).startswith(
+            "outbound"
+        ):
+            return False
+        sender = message.from_ or self.from_
+        if sender and sender != self.messaging_service_sid:
+            if item.get("from") != sender:
+                return False
+        elif item.get("messaging_service_sid") != self.messaging_service_sid:
+            return False
+        # Containment, not equality: trial accounts prefix the body.
+        if message.body and message.body not in str(item.get("body") or ""):
+            return False
+        if since is not None and item.get("date_created"):
+            try:
+                created = email.utils.parsedate_to_datetime(str(item["date_created"]))
+            except (TypeError, ValueError, IndexError):
+                return True  # unreadable date: assume it is ours (never risk a double send)
+            if created.tzinfo is not None and created < since:
+                return False
+        return True
 
     def _result(self, payload: dict[str, Any], message: OutboundMessage) -> SendResult:
         segments = message.segments
