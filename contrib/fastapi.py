@@ -1,0 +1,250 @@
+"""The webhook endpoint for FastAPI and plain Starlette.
+
+Example (FastAPI)::
+
+    from smsbridge.contrib.fastapi import webhook_router
+
+    app.include_router(webhook_router(sms, on_event=handle))   # POST/GET /sms/webhook
+
+Example (Starlette)::
+
+    from smsbridge.contrib.fastapi import webhook_route
+
+    app = Starlette(routes=[webhook_route(sms, on_event=handle)])
+
+``on_event`` receives each :class:`~smsbridge.webhooks.WebhookOutcome` that is neither a
+duplicate nor stale, and may be sync or async. See :mod:`smsbridge.contrib._common` for the
+fast and inline modes.
+
+The endpoint is a plain ASGI app: it reads the raw body itself (stopping at the bridge's size
+limit) and, in inline mode, can answer before the callback has finished while still letting it
+run to the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from smsbridge._errors import SmsBridgeError
+
+from ._common import (
+    METHODS,
+    PATH_SAFE,
+    Mode,
+    OnEvent,
+    WebhookHandler,
+    build_request,
+    content_length_error,
+    error_to_response,
+    too_large,
+)
+
+try:
+    import anyio
+    from starlette.routing import Route
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    from ._common import missing_extra
+
+    raise missing_extra("starlette", "fastapi") from exc
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
+    from starlette.types import Receive, Scope, Send
+
+    from smsbridge._bridge import Bridge
+    from smsbridge.webhooks import WebhookOutcome, WebhookResponse
+
+__all__ = ["webhook_route", "webhook_router", "webhook_view"]
+
+
+class _Endpoint:
+    """An ASGI app answering one webhook per request."""
+
+    def __init__(self, handler: WebhookHandler) -> None:
+        self.handler = handler
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":  # pragma: no cover - routes only pass http scopes
+            return
+        handler = self.handler
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        limit = handler.max_body_size
+        error = content_length_error(headers, limit)
+        body = None if error else await _read_body(receive, limit)
+        if body is None:
+            await _send(send, error_to_response(error or too_large(limit)))
+            return
+        client = scope.get("client")
+        request = build_request(
+            scope["method"], _url(scope, headers), headers, body, client[0] if client else None
+        )
+        try:
+            outcome: WebhookOutcome = await handler.bridge.ahandle_webhook(request)
+        except SmsBridgeError as exc:
+            await _send(send, error_to_response(exc))
+            return
+        if not handler.wants_callback(outcome):
+            await _send(send, outcome.response)
+        elif handler.mode == "fast":
+            await _send(send, outcome.response)
+            # Like a Starlette background task: the provider already has its answer.
+            await handler.call_logged(outcome, handler.ignored_reply)
+        else:
+            await self._inline(outcome, send)
+
+    async def _inline(self, outcome: WebhookOutcome, send: Send) -> None:
+        handler = self.handler
+        replies: list[Any] = []
+        done = anyio.Event()
+
+        async def run() -> None:
+            try:
+                await handler.call_logged(outcome, lambda _o, reply: replies.append(reply))
+            finally:
+                done.set()
+
+        # The task group outlives the answer: past the timeout the plain acknowledgement is
+        # sent while the callback keeps running, and the request ends when it does.
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run)
+            with anyio.move_on_after(handler.timeout_for(outcome.provider)):
+                await done.wait()
+            if done.is_set():
+                reply = replies[0] if replies else None
+                await _send(send, handler.reply_response(outcome, reply))
+                return
+            await _send(send, outcome.response)
+            await done.wait()
+            if replies:
+                handler.late_reply(outcome, replies[0])
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The raw body, or ``None`` as soon as it grows past ``limit`` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break  # the client went away: what arrived is all there is
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _url(scope: Scope, headers: list[tuple[str, str]]) -> str:
+    """The URL as requested: raw path and query string exactly as the client sent them."""
+    scheme = scope.get("scheme", "http")
+    host = next((v for k, v in headers if k.lower() == "host"), None)
+    if not host:
+        server = scope.get("server")
+        if server:
+            name, port = server[0], server[1]
+            if ":" in name and not name.startswith("["):
+                name = f"[{name}]"
+            default = {"http": 80, "https": 443}.get(scheme)
+            host = name if port in (None, default) else f"{name}:{port}"
+        else:
+            host = "localhost"
+    raw_path = scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else quote(scope["path"], safe=PATH_SAFE)
+    query = scope.get("query_string", b"").decode("latin-1")
+    return f"{scheme}://{host}{path}" + (f"?{query}" if query else "")
+
+
+async def _send(send: Send, response: WebhookResponse) -> None:
+    headers = [
+        (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in response.headers.items()
+    ]
+    if not any(k == b"content-length" for k, _ in headers):
+        headers.append((b"content-length", str(len(response.body)).encode()))
+    await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body, "more_body": False})
+
+
+def webhook_view(
+    bridge: Bridge,
+    on_event: OnEvent,
+    *,
+    mode: Mode = "fast",
+    timeout: float | Mapping[str, float] | None = None,
+) -> Any:
+    """The endpoint as an ASGI app, to mount anywhere (``Mount``, ``app.mount``, a ``Route``).
+
+    Args:
+        bridge: the bridge that verifies and parses the webhooks.
+        on_event: called with each new outcome; sync or async. In inline mode a returned string
+            is the reply (TwiML ``<Message>`` for Twilio).
+        mode: ``"fast"`` (acknowledge, then run the callback) or ``"inline"``.
+        timeout: inline mode's bound on the callback, in seconds, or per provider as a mapping
+            (default 1.5 s for Telnyx, 12 s for Twilio).
+
+    Returns:
+        An ASGI application.
+    """
+    return _Endpoint(WebhookHandler(bridge, on_event, mode=mode, timeout=timeout))
+
+
+def webhook_route(
+    bridge: Bridge,
+    on_event: OnEvent,
+    *,
+    path: str | None = None,
+    mode: Mode = "fast",
+    timeout: float | Mapping[str, float] | None = None,
+    name: str = "smsbridge_webhook",
+) -> Route:
+    """A Starlette ``Route`` for the webhook endpoint (GET and POST).
+
+    Args:
+        bridge: the bridge that verifies and parses the webhooks.
+        on_event: see :func:`webhook_view`.
+        path: where to mount it; the bridge's ``webhook_path`` (``/sms/webhook``) by default.
+        mode: ``"fast"`` or ``"inline"``; see :func:`webhook_view`.
+        timeout: see :func:`webhook_view`.
+        name: the route name, for ``url_path_for``.
+
+    Returns:
+        The route, for ``Starlette(routes=[...])`` or ``app.router.routes.append``.
+    """
+    endpoint = webhook_view(bridge, on_event, mode=mode, timeout=timeout)
+    return Route(_path(bridge, path), endpoint, methods=list(METHODS), name=name)
+
+
+def webhook_router(
+    bridge: Bridge,
+    on_event: OnEvent,
+    *,
+    path: str | None = None,
+    mode: Mode = "fast",
+    timeout: float | Mapping[str, float] | None = None,
+    name: str = "smsbridge_webhook",
+) -> APIRouter:
+    """A FastAPI ``APIRouter`` holding the webhook endpoint, for ``app.include_router``.
+
+    Arguments are those of :func:`webhook_route`. The route is left out of the OpenAPI schema:
+    its body is whatever the providers send.
+    """
+    try:
+        from fastapi import APIRouter
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        from ._common import missing_extra
+
+        raise missing_extra("fastapi", "fastapi") from exc
+    router = APIRouter()
+    route = webhook_route(bridge, on_event, path=path, mode=mode, timeout=timeout, name=name)
+    route.include_in_schema = False
+    router.routes.append(route)
+    return router
+
+
+def _path(bridge: Bridge, path: str | None) -> str:
+    chosen = path if path is not None else getattr(bridge, "webhook_path", "/sms/webhook")
+    return "/" + chosen.lstrip("/")
