@@ -107,14 +107,14 @@ def providers_from_mapping(config: Mapping[str, Any]) -> list[Any]:
     Raises:
         ConfigError: naming the variable that is missing or malformed.
     """
-    from smsbridge.providers import REGISTRY, load
+    from smsbridge.providers import REGISTRY, _load
 
     raw = config.get("SMSBRIDGE_PROVIDERS", config.get("providers"))
     if raw is None:
         raise ConfigError("SMSBRIDGE_PROVIDERS is not set", variable="SMSBRIDGE_PROVIDERS")
     providers = []
     for name in _names(raw):
-        cls = load(REGISTRY[name])
+        cls = _load(REGISTRY[name])
         kwargs = _kwargs(name, config)
         try:
             providers.append(cls(**kwargs))

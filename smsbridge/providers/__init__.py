@@ -29,7 +29,7 @@ _LAZY = {
 }
 
 
-def load(target: str) -> Any:
+def _load(target: str) -> Any:
     """Import ``"module:attribute"`` and return the attribute."""
     module, _, attr = target.partition(":")
     return getattr(importlib.import_module(module), attr)
@@ -37,7 +37,7 @@ def load(target: str) -> Any:
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        value = load(_LAZY[name])
+        value = _load(_LAZY[name])
         globals()[name] = value
         return value
     raise AttributeError(f"module 'smsbridge.providers' has no attribute {name!r}")
