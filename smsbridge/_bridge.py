@@ -58,7 +58,11 @@ class Bridge:
         webhook_tolerance: seconds a Telnyx webhook timestamp may be from now.
         max_body_size: largest webhook body accepted, in bytes (413 beyond).
         dedupe_ttl: how long webhook de-duplication and status ordering remember a message.
-        **options: routing settings, documented in :mod:`smsbridge.routing`.
+        **options: routing settings (``retry``, ``breaker``, ``idempotency_ttl``,
+            ``idempotency_wait``, ``reconcile``, ``any_sender``, ``on_attempt``,
+            ``on_failover``, ``on_breaker_change``, ``sleep``, ...), documented in
+            :mod:`smsbridge.routing._settings` and docs/failover.md; unknown names raise
+            ``ConfigError``.
     """
 
     def __init__(
@@ -96,6 +100,10 @@ class Bridge:
         self.max_body_size = int(max_body_size)
         self.dedupe_ttl = float(dedupe_ttl)
         self.options = dict(options)
+        from smsbridge.routing._settings import RoutingSettings
+
+        # Validated here so a misspelt option fails at start-up, not at the first send.
+        self.routing = RoutingSettings.from_options(self.options)
         self._client = http_client
         self._own_client = http_client is None
         self._aclient = async_http_client

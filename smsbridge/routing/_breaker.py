@@ -1,0 +1,228 @@
+"""A circuit breaker per provider, with its state in the store so every process agrees.
+
+States: *closed* (used normally), *open* (skipped), *half-open* (one probe allowed). Keys, under
+the store's own prefix, per provider:
+
+* ``breaker:<id>:fails``: consecutive refused/ambiguous failures (counter; expires ``window``
+  seconds after the first of a run, so a slow trickle of failures does not add up forever).
+* ``breaker:<id>:open``: wall-clock time the breaker opened; absent when closed.
+* ``breaker:<id>:probe``: claimed (SET NX) by the one caller allowed to probe after the
+  cool-down; expires after ``probe_timeout`` so a probe that died frees the slot.
+
+The times are wall-clock (``time.time``) because they are compared across processes and
+machines: keep clocks in sync (NTP) and the cool-down is honoured to within their skew.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Literal
+
+from smsbridge._errors import ConfigError, StoreUnavailable
+from smsbridge.routing._effects import Plan, StoreOp
+
+if TYPE_CHECKING:
+    from smsbridge._errors import SmsBridgeError
+    from smsbridge.providers._base import Provider
+    from smsbridge.stores._base import Store
+    from smsbridge.stores._degrade import DegradeOpen
+
+__all__ = ["CLOSED", "HALF_OPEN", "OPEN", "BreakerState", "CircuitBreaker", "Verdict", "breaker_id"]
+
+BreakerState = Literal["closed", "open", "half_open"]
+CLOSED: BreakerState = "closed"
+OPEN: BreakerState = "open"
+HALF_OPEN: BreakerState = "half_open"
+
+# What allow() decided: "closed" (go), "probe" (go, and this call decides the breaker),
+# "skip" (open: do not use), "unknown" (the store is down: go, degraded open).
+Verdict = Literal["closed", "probe", "skip", "unknown"]
+
+Notify = Callable[["Provider", BreakerState, BreakerState], None]
+
+_IDS: weakref.WeakKeyDictionary[Provider, str] = weakref.WeakKeyDictionary()
+
+
+def breaker_id(provider: Provider) -> str:
+    """A stable id for ``provider``'s breaker: the same configuration gives the same id in
+    every process (name plus a digest of its endpoint, account and sender; no secrets)."""
+    found = _IDS.get(provider)
+    if found is not None:
+        return found
+    parts = [provider.name, provider.base_url, provider.from_ or ""]
+    for attr in ("account_sid", "messaging_service_sid", "messaging_profile_id"):
+        parts.append(str(getattr(provider, attr, "") or ""))
+    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:12]
+    ident = f"{provider.name}:{digest}"
+    _IDS[provider] = ident
+    return ident
+
+
+@dataclass(frozen=True)
+class CircuitBreaker:
+    """Skip a provider that keeps failing; probe it again after a cool-down.
+
+    Example:
+        >>> Bridge([twilio, telnyx], breaker=CircuitBreaker(failures=5, cooldown=30))
+
+    Args:
+        failures: consecutive refused or ambiguous failures that open the breaker.
+        cooldown: seconds the breaker stays open before one probe is let through.
+        window: seconds a run of failures may span (counted from its first failure).
+        probe_timeout: seconds a probe holds the half-open slot (default: ``cooldown``).
+        clock: wall-clock seconds, shared by every process (injectable for tests).
+    """
+
+    failures: int = 5
+    cooldown: float = 30.0
+    window: float = 60.0
+    probe_timeout: float | None = None
+    clock: Callable[[], float] = field(default=time.time, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.failures < 1:
+            raise ConfigError("CircuitBreaker failures must be 1 or more", variable="breaker")
+        if self.cooldown <= 0 or self.window <= 0:
+            raise ConfigError("CircuitBreaker times must be positive", variable="breaker")
+
+    @property
+    def _open_ttl(self) -> float:
+        # The open mark outlives any sensible cool-down, but not a provider removed for good.
+        return max(86_400.0, self.cooldown * 10)
+
+    @staticmethod
+    def keys(provider: Provider) -> tuple[str, str, str]:
+        """The store keys ``(fails, open, probe)`` of ``provider``'s breaker."""
+        base = "breaker:" + breaker_id(provider)
+        return base + ":fails", base + ":open", base + ":probe"
+
+    # -- the plan steps (driven sync or async by the engine) --------------------------------
+    def allow(self, provider: Provider, guard: DegradeOpen, notify: Notify) -> Plan[Verdict]:
+        """Whether ``provider`` may be used now."""
+        if not guard.should_try():
+            return "unknown"
+        _, open_key, probe_key = self.keys(provider)
+        try:
+            opened = yield StoreOp("get", (open_key,))
+            if opened is None:
+                guard.recovered()
+                return "closed"
+            now = self.clock()
+            if now < _float(opened) + self.cooldown:
+                guard.recovered()
+                return "skip"
+            timeout = self.probe_timeout if self.probe_timeout is not None else self.cooldown
+            claimed = yield StoreOp("claim", (probe_key, repr(now), timeout))
+        except StoreUnavailable as exc:
+            guard.failed(exc)
+            return "unknown"
+        guard.recovered()
+        if not claimed:
+            return "skip"
+        notify(provider, OPEN, HALF_OPEN)
+        return "probe"
+
+    def succeeded(
+        self, provider: Provider, verdict: Verdict, guard: DegradeOpen, notify: Notify
+    ) -> Plan[None]:
+        """Record a success: reset the failure count; a successful probe closes the breaker."""
+        if verdict == "unknown" and not guard.should_try():
+            return
+        fails_key, open_key, probe_key = self.keys(provider)
+        try:
+            yield StoreOp("delete", (fails_key,))
+            if verdict == "probe":
+                yield StoreOp("delete", (open_key,))
+                yield StoreOp("delete", (probe_key,))
+        except StoreUnavailable as exc:
+            guard.failed(exc)
+            return
+        guard.recovered()
+        if verdict == "probe":
+            notify(provider, HALF_OPEN, CLOSED)
+
+    def failed(
+        self,
+        provider: Provider,
+        verdict: Verdict,
+        error: SmsBridgeError,
+        guard: DegradeOpen,
+        notify: Notify,
+    ) -> Plan[None]:
+        """Record a failure: count it; open the breaker at the threshold; a failed probe
+        re-opens it for another cool-down. Rejected errors say nothing about the provider."""
+        if error.failure not in ("refused", "ambiguous"):
+            return
+        if verdict == "unknown" and not guard.should_try():
+            return
+        fails_key, open_key, probe_key = self.keys(provider)
+        change: tuple[BreakerState, BreakerState] | None = None
+        try:
+            count = yield StoreOp("incr", (fails_key, self.window))
+            if verdict == "probe":
+                yield StoreOp("set", (open_key, repr(self.clock()), self._open_ttl))
+                yield StoreOp("delete", (probe_key,))
+                change = (HALF_OPEN, OPEN)
+            elif count >= self.failures and (
+                yield StoreOp("claim", (open_key, repr(self.clock()), self._open_ttl))
+            ):
+                # Only the caller whose claim wins reports the change: the others just count.
+                change = (CLOSED, OPEN)
+        except StoreUnavailable as exc:
+            guard.failed(exc)
+            return
+        guard.recovered()
+        if change is not None:
+            notify(provider, *change)
+
+    def read_state(self, provider: Provider) -> Plan[BreakerState]:
+        """The breaker's state as stored (no side effects)."""
+        open_key = self.keys(provider)[1]
+        opened = yield StoreOp("get", (open_key,))
+        if opened is None:
+            return CLOSED
+        if self.clock() < _float(opened) + self.cooldown:
+            return OPEN
+        return HALF_OPEN
+
+    def clear(self, provider: Provider) -> Plan[None]:
+        """Forget everything about ``provider``'s breaker (closed, no failures)."""
+        for key in self.keys(provider):
+            yield StoreOp("delete", (key,))
+
+    # -- inspection, for operators and tests ----------------------------------------------
+    def state(self, store: Store, provider: Provider) -> BreakerState:
+        """``provider``'s breaker state in ``store``: ``"closed"``, ``"open"``, ``"half_open"``."""
+        from smsbridge.routing._engine import run_sync
+
+        return run_sync(self.read_state(provider), store)
+
+    async def astate(self, store: Store, provider: Provider) -> BreakerState:
+        """Async twin of :meth:`state`."""
+        from smsbridge.routing._engine import run_async
+
+        return await run_async(self.read_state(provider), store)
+
+    def reset(self, store: Store, provider: Provider) -> None:
+        """Close ``provider``'s breaker and forget its failures."""
+        from smsbridge.routing._engine import run_sync
+
+        run_sync(self.clear(provider), store)
+
+    async def areset(self, store: Store, provider: Provider) -> None:
+        """Async twin of :meth:`reset`."""
+        from smsbridge.routing._engine import run_async
+
+        await run_async(self.clear(provider), store)
+
+
+def _float(value: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        # Not ours or corrupted: treat as opened long ago, so the next call probes.
+        return 0.0

@@ -1,0 +1,262 @@
+"""``RedisStore``: the store shared by every process and machine (``pip install smsbridge[redis]``).
+
+Every operation is atomic in Redis: ``claim`` is ``SET NX PX``; ``advance`` and ``incr`` (with
+its expiry set only when the counter is created) are Lua scripts, so no two processes can
+interleave inside them. An unreachable Redis (or any Redis error) raises
+:class:`~smsbridge.StoreUnavailable`; what that means for each use is in docs/failover.md.
+
+Sync calls use ``redis.Redis``. Async calls use ``redis.asyncio.Redis`` under asyncio (one
+client per event loop) and the sync client in a worker thread under other backends (trio),
+which ``redis.asyncio`` does not support.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+from smsbridge._errors import ConfigError, StoreUnavailable
+
+__all__ = ["RedisStore"]
+
+T = TypeVar("T")
+
+# Raise the stored number to ARGV[1] if lower or absent; return the previous value.
+_ADVANCE = """
+local cur = redis.call('GET', KEYS[1])
+if (not cur) or (tonumber(cur) or -1) < tonumber(ARGV[1]) then
+  if ARGV[2] == '' then
+    redis.call('SET', KEYS[1], ARGV[1])
+  else
+    redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  end
+end
+return cur
+"""
+
+# Count one; the expiry starts when the counter is created (as MemoryStore does).
+_INCR = """
+local v = redis.call('INCR', KEYS[1])
+if v == 1 and ARGV[1] ~= '' then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return v
+"""
+
+
+def _ms(ttl: float | None) -> int | None:
+    return None if ttl is None else max(1, int(ttl * 1000))
+
+
+def _ms_arg(ttl: float | None) -> str:
+    ms = _ms(ttl)
+    return "" if ms is None else str(ms)
+
+
+async def _in_thread(fn: Callable[..., T], *args: Any) -> T:
+    """Run a blocking store call in a worker thread (event loops redis.asyncio cannot use)."""
+    import anyio.to_thread
+
+    return await anyio.to_thread.run_sync(fn, *args)
+
+
+def _public(url: str) -> str:
+    """``url`` without user or password, fit for messages and reprs."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    except ValueError:
+        return "<unparsable redis url>"
+
+
+class RedisStore:
+    """The :class:`~smsbridge.stores.Store` protocol on Redis, sync and async.
+
+    Example:
+        >>> sms = Bridge([twilio, telnyx], store=RedisStore("redis://redis.internal:6379/0"))
+
+    Args:
+        url: a redis-py URL (``redis://``, ``rediss://``, ``unix://``); credentials in it are
+            never shown in messages or reprs.
+        prefix: put before every key, so several applications can share one database.
+        socket_timeout: seconds to wait for an answer before the store counts as unavailable.
+        connect_timeout: seconds to wait for a connection.
+        **redis_options: passed to ``redis.Redis.from_url`` (and its asyncio twin).
+    """
+
+    def __init__(
+        self,
+        url: str = "redis://localhost:6379/0",
+        *,
+        prefix: str = "smsbridge:",
+        socket_timeout: float = 1.0,
+        connect_timeout: float = 1.0,
+        **redis_options: Any,
+    ) -> None:
+        try:
+            import redis
+            from redis.backoff import ExponentialBackoff
+            from redis.retry import Retry
+        except ImportError:
+            raise ConfigError(
+                "RedisStore needs the redis package: pip install 'smsbridge[redis]'",
+                variable="store",
+            ) from None
+        self.url = _public(url)
+        self.prefix = prefix
+        self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        options: dict[str, Any] = {
+            "socket_timeout": socket_timeout,
+            "socket_connect_timeout": connect_timeout,
+            "decode_responses": True,
+            # One quick reconnect covers a pooled connection that a Redis restart broke;
+            # more would only delay the StoreUnavailable an outage deserves.
+            "retry": Retry(ExponentialBackoff(cap=0.05, base=0.01), 1),
+            **redis_options,
+        }
+        self._options = options
+        self._url = url
+        try:
+            self._client = redis.Redis.from_url(url, **options)
+        except ValueError:
+            raise ConfigError("RedisStore url is not a valid Redis URL", variable="store") from None
+        self._advance = self._client.register_script(_ADVANCE)
+        self._incr = self._client.register_script(_INCR)
+        self._aclients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    # -- plumbing ------------------------------------------------------------------------
+    def _unavailable(self, exc: BaseException) -> StoreUnavailable:
+        return StoreUnavailable(f"redis at {self.url} is unavailable ({type(exc).__name__})")
+
+    def _do(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        try:
+            return fn(*args, **kwargs)
+        except self._errors as exc:
+            raise self._unavailable(exc) from None
+
+    def _aclient(self) -> Any | None:
+        """The asyncio client of the running loop, or ``None`` off asyncio (use a thread)."""
+        import sniffio
+
+        if sniffio.current_async_library() != "asyncio":
+            return None
+        loop = asyncio.get_running_loop()
+        found = self._aclients.get(loop)
+        if found is None:
+            import redis.asyncio
+
+            client = redis.asyncio.Redis.from_url(self._url, **self._options)
+            found = (client, client.register_script(_ADVANCE), client.register_script(_INCR))
+            self._aclients[loop] = found
+        return found
+
+    async def _await(self, pending: Awaitable[T]) -> T:
+        try:
+            return await pending
+        except self._errors as exc:
+            raise self._unavailable(exc) from None
+
+    # -- the Store protocol ------------------------------------------------------------
+    def claim(self, key: str, value: str, ttl: float | None) -> bool:
+        """Set ``key`` only if absent (``SET NX``); True when this caller got it."""
+        return bool(self._do(self._client.set, self.prefix + key, value, nx=True, px=_ms(ttl)))
+
+    def get(self, key: str) -> str | None:
+        """The value at ``key``, or ``None``."""
+        value = self._do(self._client.get, self.prefix + key)
+        # decode_responses=True: redis-py hands back str, never bytes.
+        return None if value is None else str(value)
+
+    def set(self, key: str, value: str, ttl: float | None) -> None:
+        """Set ``key`` unconditionally."""
+        self._do(self._client.set, self.prefix + key, value, px=_ms(ttl))
+
+    def delete(self, key: str) -> None:
+        """Remove ``key`` if present."""
+        self._do(self._client.delete, self.prefix + key)
+
+    def advance(self, key: str, rank: int, ttl: float | None) -> int | None:
+        """Raise the number at ``key`` to ``rank`` if lower; return the previous value."""
+        previous = self._do(self._advance, keys=[self.prefix + key], args=[rank, _ms_arg(ttl)])
+        return None if previous is None else int(previous)
+
+    def incr(self, key: str, ttl: float | None) -> int:
+        """Add one to the counter at ``key`` and return it (the TTL starts at creation)."""
+        return int(self._do(self._incr, keys=[self.prefix + key], args=[_ms_arg(ttl)]))
+
+    async def aclaim(self, key: str, value: str, ttl: float | None) -> bool:
+        """Async twin of :meth:`claim`."""
+        found = self._aclient()
+        if found is None:
+            return await _in_thread(self.claim, key, value, ttl)
+        client = found[0]
+        return bool(await self._await(client.set(self.prefix + key, value, nx=True, px=_ms(ttl))))
+
+    async def aget(self, key: str) -> str | None:
+        """Async twin of :meth:`get`."""
+        found = self._aclient()
+        if found is None:
+            return await _in_thread(self.get, key)
+        value: str | None = await self._await(found[0].get(self.prefix + key))
+        return value
+
+    async def aset(self, key: str, value: str, ttl: float | None) -> None:
+        """Async twin of :meth:`set`."""
+        found = self._aclient()
+        if found is None:
+            await _in_thread(self.set, key, value, ttl)
+        else:
+            await self._await(found[0].set(self.prefix + key, value, px=_ms(ttl)))
+
+    async def adelete(self, key: str) -> None:
+        """Async twin of :meth:`delete`."""
+        found = self._aclient()
+        if found is None:
+            await _in_thread(self.delete, key)
+        else:
+            await self._await(found[0].delete(self.prefix + key))
+
+    async def aadvance(self, key: str, rank: int, ttl: float | None) -> int | None:
+        """Async twin of :meth:`advance`."""
+        found = self._aclient()
+        if found is None:
+            return await _in_thread(self.advance, key, rank, ttl)
+        previous = await self._await(found[1](keys=[self.prefix + key], args=[rank, _ms_arg(ttl)]))
+        return None if previous is None else int(previous)
+
+    async def aincr(self, key: str, ttl: float | None) -> int:
+        """Async twin of :meth:`incr`."""
+        found = self._aclient()
+        if found is None:
+            return await _in_thread(self.incr, key, ttl)
+        return int(await self._await(found[2](keys=[self.prefix + key], args=[_ms_arg(ttl)])))
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def ping(self) -> bool:
+        """True when Redis answers; :class:`StoreUnavailable` when it does not."""
+        return bool(self._do(self._client.ping))
+
+    def close(self) -> None:
+        """Close the sync client's connections."""
+        self._client.close()
+
+    async def aclose(self) -> None:
+        """Close the running loop's async client (and the sync one)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        found = self._aclients.pop(loop, None) if loop is not None else None
+        if found is not None:
+            await found[0].aclose()
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"RedisStore({self.url!r}, prefix={self.prefix!r})"
