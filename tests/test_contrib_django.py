@@ -61,7 +61,7 @@ def mount() -> Iterator[Callable[..., Any]]:
         override = override_settings(ROOT_URLCONF=module)
         override.enable()
         overrides.append(override)
-        return module.urlpatterns[0].callback.handler  # type: ignore[attr-defined]
+        return module.urlpatterns[0].callback.handler
 
     yield _mount
     for override in reversed(overrides):

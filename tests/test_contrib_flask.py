@@ -32,7 +32,8 @@ def make_app(on_event: Any, **kwargs: Any) -> tuple[flask.Flask, Any]:
     bridge_kwargs = kwargs.pop("bridge_kwargs", {})
     app = flask.Flask("contrib_test")
     app.register_blueprint(webhook_blueprint(make_bridge(**bridge_kwargs), on_event, **kwargs))
-    return app, app.view_functions["smsbridge.webhook"].handler
+    view: Any = app.view_functions["smsbridge.webhook"]
+    return app, view.handler
 
 
 def post(app: flask.Flask, body: bytes, headers: dict[str, str], path: str = "/sms/webhook") -> Any:
