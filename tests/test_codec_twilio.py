@@ -361,6 +361,7 @@ def test_200_without_a_sid_is_an_error() -> None:
         (httpx.RemoteProtocolError("server disconnected"), "ambiguous"),
         (httpx.ReadError("connection reset"), "ambiguous"),
         (httpx.WriteError("broken pipe"), "ambiguous"),
+        (httpx.DecodingError("bad gzip in the answer"), "ambiguous"),
     ],
     ids=lambda v: type(v).__name__ if isinstance(v, Exception) else v,
 )

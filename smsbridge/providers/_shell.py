@@ -71,7 +71,8 @@ def transmit(client: SyncSender, provider: Provider, message: OutboundMessage) -
     request = provider.build_request(message)
     try:
         response = client.send(request)
-    except (httpx.TransportError, OSError) as exc:
+    # RequestError rather than TransportError: an answer that fails to decode is ambiguous too.
+    except (httpx.RequestError, OSError) as exc:
         raise classify_transport_error(provider.name, exc) from None
     return provider.parse_response(response, message)
 
@@ -83,7 +84,8 @@ async def atransmit(
     request = provider.build_request(message)
     try:
         response = await client.send(request)
-    except (httpx.TransportError, OSError) as exc:
+    # RequestError rather than TransportError: an answer that fails to decode is ambiguous too.
+    except (httpx.RequestError, OSError) as exc:
         raise classify_transport_error(provider.name, exc) from None
     return provider.parse_response(response, message)
 
