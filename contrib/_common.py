@@ -22,6 +22,7 @@ import concurrent.futures
 import inspect
 import json
 import logging
+import math
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, Union
@@ -369,8 +370,8 @@ def _positive(value: Any) -> float:
         seconds = float(value)
     except (TypeError, ValueError):
         raise ConfigError("timeout must be a number of seconds", variable="timeout") from None
-    if not seconds > 0:
-        raise ConfigError("timeout must be positive", variable="timeout")
+    if not (seconds > 0 and math.isfinite(seconds)):
+        raise ConfigError("timeout must be a positive, finite number", variable="timeout")
     return seconds
 
 

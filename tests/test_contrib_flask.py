@@ -230,9 +230,29 @@ def test_custom_path_and_view() -> None:
     assert len(recorder.outcomes) == 1
 
 
-def test_bad_mode_is_a_config_error() -> None:
-    """An unknown mode is refused when the blueprint is built."""
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"mode": "slow"},
+        {"timeout": 0},
+        {"timeout": -1},
+        {"timeout": float("nan")},
+        {"timeout": float("inf")},
+        {"timeout": "soon"},
+        {"timeout": {"twilio": 0}},
+    ],
+)
+def test_bad_settings_are_config_errors(kwargs: dict[str, Any]) -> None:
+    """An unknown mode or a timeout that is not a positive finite number is refused at once."""
     from smsbridge import ConfigError
 
     with pytest.raises(ConfigError):
-        webhook_blueprint(make_bridge(), Recorder(), mode="slow")  # type: ignore[arg-type]
+        webhook_blueprint(make_bridge(), Recorder(), **kwargs)
+
+
+def test_on_event_must_be_callable() -> None:
+    """A callback that cannot be called is refused when the blueprint is built."""
+    from smsbridge import ConfigError
+
+    with pytest.raises(ConfigError):
+        webhook_blueprint(make_bridge(), "not a function")  # type: ignore[arg-type]
