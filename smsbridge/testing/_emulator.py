@@ -90,7 +90,8 @@ class Emulator:
             deliver_callbacks=deliver_callbacks,
         )
         self._stopping = threading.Event()
-        self._dispatcher = Dispatcher()
+        # Webhook retries follow the pace of the emulated world (fast in tests, visible in demos).
+        self._dispatcher = Dispatcher(retry_delay=progress_delay)
         self._state = EmulatorState(self._config, self._dispatcher)
         self._apis: dict[str, TwilioApi | TelnyxApi] = {
             "twilio": TwilioApi(self._state),
@@ -126,9 +127,15 @@ class Emulator:
         self._stopping.set()
         for timer in self._timers:
             timer.cancel()
-        self._main.stop()
-        for listener in self._own.values():
-            listener.stop()
+        # Closing a listener waits for its accept loop to notice; close them all at once.
+        closers = [
+            threading.Thread(target=listener.stop, daemon=True)
+            for listener in (self._main, *self._own.values())
+        ]
+        for closer in closers:
+            closer.start()
+        for closer in closers:
+            closer.join()
         if self._started:
             self._dispatcher.close()
             self._started = False

@@ -13,9 +13,8 @@ import re
 import secrets
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from email.utils import format_datetime
 from typing import Any, Literal
 
 PROVIDERS = ("twilio", "telnyx")
@@ -126,9 +125,20 @@ def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def rfc2822(moment: datetime | None) -> str | None:
-    """Twilio's date format: ``Tue, 14 May 2024 15:31:00 +0000``."""
-    return None if moment is None else format_datetime(moment.replace(microsecond=0))
+    """Twilio's date format: ``Tue, 14 May 2024 15:31:00 +0000`` (UTC, locale-independent)."""
+    if moment is None:
+        return None
+    # Formatted by hand: strftime's %a/%b follow the locale, email.utils is several times slower.
+    m = moment.astimezone(timezone.utc)
+    return (
+        f"{_DAYS[m.weekday()]}, {m.day:02d} {_MONTHS[m.month - 1]} {m.year:04d} "
+        f"{m.hour:02d}:{m.minute:02d}:{m.second:02d} +0000"
+    )
 
 
 def iso_millis(moment: datetime | None) -> str | None:
@@ -178,6 +188,10 @@ class MessageRecord:
     completed_at: datetime | None = None
     history: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def snapshot(self) -> MessageRecord:
+        """A copy that later status changes will not touch (cheaper than ``deepcopy``)."""
+        return replace(self, history=list(self.history), extra=dict(self.extra))
 
     def summary(self) -> dict[str, Any]:
         """The provider-neutral view ``Emulator.messages()`` returns."""

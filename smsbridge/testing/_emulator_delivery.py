@@ -61,8 +61,8 @@ class Dispatcher:
         self._queues: list[queue.Queue[tuple[int, Delivery] | None]] = [
             queue.Queue() for _ in range(workers)
         ]
-        # trust_env=False: a developer's HTTP(S)_PROXY must not capture loopback webhooks.
-        self._client = httpx.Client(timeout=timeout, trust_env=False, follow_redirects=False)
+        self._timeout = timeout
+        self._client: httpx.Client | None = None  # built on first use: it loads TLS certificates
         self._threads = [
             threading.Thread(target=self._timer_loop, name="emulator-timer", daemon=True)
         ]
@@ -83,8 +83,12 @@ class Dispatcher:
         with self._cond:
             self._busy += 1
             due = time.monotonic() + max(0.0, delay)
-            heapq.heappush(self._heap, (due, next(self._seq), self._generation, fn))
-            self._cond.notify_all()
+            entry = (due, next(self._seq), self._generation, fn)
+            heapq.heappush(self._heap, entry)
+            # Wake the timer only if this step is now the earliest: most are not, and waking it
+            # for nothing costs the request threads GIL time.
+            if self._heap[0] is entry:
+                self._cond.notify_all()
 
     def enqueue(self, delivery: Delivery) -> None:
         """Deliver in the background, after earlier deliveries for the same message."""
@@ -133,7 +137,8 @@ class Dispatcher:
         for thread in self._threads:
             if thread.is_alive():
                 thread.join(timeout=2.0)
-        self._client.close()
+        if self._client is not None:
+            self._client.close()
 
     # -- threads ------------------------------------------------------------------------------
 
@@ -177,6 +182,15 @@ class Dispatcher:
             finally:
                 self._done()
 
+    def _http(self) -> httpx.Client:
+        with self._cond:
+            if self._client is None:
+                # trust_env=False: a developer's HTTP(S)_PROXY must not capture local webhooks.
+                self._client = httpx.Client(
+                    timeout=self._timeout, trust_env=False, follow_redirects=False
+                )
+            return self._client
+
     def _deliver(self, delivery: Delivery) -> dict[str, Any]:
         entry: dict[str, Any] = {}
         for url in delivery.urls:
@@ -205,7 +219,7 @@ class Dispatcher:
             "at": time.time(),
         }
         try:
-            response = self._client.post(url, content=body, headers=headers)
+            response = self._http().post(url, content=body, headers=headers)
             entry["status_code"] = response.status_code
             entry["response_body"] = response.text[:10_000]
             entry["response_content_type"] = response.headers.get("content-type", "")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -72,13 +71,13 @@ class EmulatorState:
             record = self.messages.get(message_id)
             if record is None or record.provider != provider:
                 return None
-            return copy.deepcopy(record)
+            return record.snapshot()
 
     def list_messages(self, provider: str | None = None) -> list[MessageRecord]:
         """Copies of the accepted messages, oldest first."""
         with self.lock:
             records = [r for r in self.messages.values() if provider in (None, r.provider)]
-            return copy.deepcopy(records)
+            return [r.snapshot() for r in records]
 
     def is_opted_out(self, provider: str, number: str) -> bool:
         """Whether ``number`` has opted out of messages from this provider's account."""
@@ -101,11 +100,13 @@ class EmulatorState:
 
     def progress(self, record: MessageRecord, steps: list[Step], factory: DeliveryFactory) -> None:
         """Schedule ``steps`` ``progress_delay`` apart; ``factory`` makes each step's webhook."""
-        delay = self.config.progress_delay
-        for index, step in enumerate(steps, start=1):
-            self.dispatcher.schedule(delay * index, partial(self._apply, record.id, step, factory))
+        if steps:
+            # One timer at a time per message: each step schedules the next when it fires.
+            step = partial(self._apply, record.id, steps, factory)
+            self.dispatcher.schedule(self.config.progress_delay, step)
 
-    def _apply(self, message_id: str, step: Step, factory: DeliveryFactory) -> None:
+    def _apply(self, message_id: str, steps: list[Step], factory: DeliveryFactory) -> None:
+        step, rest = steps[0], steps[1:]
         with self.lock:
             record = self.messages.get(message_id)
             if record is None:
@@ -119,7 +120,9 @@ class EmulatorState:
                 record.sent_at = moment
             if step.status in TERMINAL:
                 record.completed_at = moment
-            snapshot = copy.deepcopy(record)
+            snapshot = record.snapshot()
+        if rest:
+            self.progress(snapshot, rest, factory)
         if not self.config.deliver_callbacks:
             return
         delivery = factory(snapshot, step)
