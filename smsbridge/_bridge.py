@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 import httpx
 
-from smsbridge._errors import ConfigError
+from smsbridge._errors import ConfigError, InvalidRequest
 from smsbridge._models import OutboundMessage, SendResult
 from smsbridge._phone import to_e164
 from smsbridge._segments import WARN_SEGMENTS, check_body
@@ -87,7 +87,9 @@ class Bridge:
         self.policy = as_policy(providers)
         self.store = store if store is not None else MemoryStore()
         if public_url is not None and not public_url.startswith(("http://", "https://")):
-            raise ConfigError("public_url must start with http:// or https://", variable="public_url")
+            raise ConfigError(
+                "public_url must start with http:// or https://", variable="public_url"
+            )
         self.public_url = public_url.rstrip("/") if public_url else None
         self.webhook_path = "/" + webhook_path.lstrip("/")
         if delivery not in ("at_most_once", "at_least_once"):
@@ -155,12 +157,21 @@ class Bridge:
         Raises:
             InvalidPhoneNumber: ``to`` is not a valid number.
             MessageTooLong: ``body`` is over 1600 characters.
+            InvalidRequest: no body and no media, an argument of the wrong type, or a media
+                URL that is not http(s).
         """
-        media = tuple(media_urls)
+        media = _checked_media(media_urls)
+        if body is None:  # an MMS with media only, written the obvious way
+            body = ""
+        _check_text(
+            body=body,
+            from_=from_,
+            reference=reference,
+            idempotency_key=idempotency_key,
+            status_callback=status_callback,
+        )
         info = check_body(body)
         if not body and not media:
-            from smsbridge._errors import InvalidRequest
-
             raise InvalidRequest("a message needs a body or media_urls", failure="rejected")
         return OutboundMessage(
             to=to_e164(to, region),
@@ -265,7 +276,10 @@ class Bridge:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()
 
@@ -273,10 +287,39 @@ class Bridge:
         return self
 
     async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         await self.aclose()
 
     def __repr__(self) -> str:
         names = ", ".join(p.name for p in self.providers)
         return f"Bridge([{names}], delivery={self.delivery!r})"
+
+
+# Bad arguments are the caller's bug, but still a typed error with a stable code: a stray
+# TypeError or pydantic ValidationError from deep inside would be neither.
+def _check_text(**values: Any) -> None:
+    for name, value in values.items():
+        if value is not None and not isinstance(value, str):
+            raise InvalidRequest(
+                f"{name} must be a str, not {type(value).__name__}", failure="rejected"
+            )
+
+
+def _checked_media(media_urls: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(media_urls, (str, bytes)):
+        # tuple("https://...") would send one URL per character.
+        raise InvalidRequest(
+            "media_urls must be a list of URLs, not one string", failure="rejected"
+        )
+    try:
+        media = tuple(media_urls)
+    except TypeError:
+        raise InvalidRequest("media_urls must be a list of URLs", failure="rejected") from None
+    for url in media:
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise InvalidRequest("every media URL must be an http(s) URL", failure="rejected")
+    return media

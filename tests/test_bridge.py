@@ -226,6 +226,39 @@ def test_empty_message_is_refused_before_any_request(emu: Emulator) -> None:
     assert emu.messages() == []
 
 
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"body": 123},
+        {"from_": 5},
+        {"reference": 42},
+        {"idempotency_key": 7},
+        {"status_callback": b"https://x"},
+        {"media_urls": "https://example.com/a.jpg"},
+        {"media_urls": 5},
+        {"media_urls": [1]},
+        {"media_urls": ["ftp://example.com/a.jpg"]},
+    ],
+    ids=lambda bad: next(iter(bad)),
+)
+def test_bad_arguments_are_typed_errors_before_any_request(
+    emu: Emulator, bad: dict[str, Any]
+) -> None:
+    """An argument of the wrong type raises InvalidRequest (rejected), never another error."""
+    with Bridge(twilio(emu)) as sms, pytest.raises(InvalidRequest) as info:
+        sms.send(**{"to": "+14155552671", "body": "hi", **bad})
+    assert info.value.failure == "rejected"
+    assert emu.messages() == []
+
+
+def test_media_only_mms_with_body_none(emu: Emulator) -> None:
+    """body=None with media sends a media-only MMS."""
+    with Bridge(twilio(emu)) as sms:
+        sms.send(to="+14155552671", body=None, media_urls=MEDIA)  # type: ignore[arg-type]
+    (record,) = emu.messages("twilio")
+    assert (record["text"], record["media_urls"]) == ("", MEDIA)
+
+
 def test_more_than_ten_segments_warns(emu: Emulator, caplog: pytest.LogCaptureFixture) -> None:
     """A body over 10 segments is sent, with a logged warning and a warning on the result."""
     with Bridge(twilio(emu)) as sms, caplog.at_level(logging.WARNING, logger="smsbridge"):

@@ -42,7 +42,7 @@ Handler = Callable[[httpx.Request], httpx.Response]
 
 
 def _param(name: str) -> str:
-    return next(value for key, value in REQUEST["params"] if key == name)
+    return str(next(value for key, value in REQUEST["params"] if key == name))
 
 
 def fixture_message(**overrides: Any) -> OutboundMessage:

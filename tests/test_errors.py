@@ -132,12 +132,12 @@ def test_every_error_pickles_with_its_attributes(cls: type[SmsBridgeError]) -> N
         copy = pickle.loads(pickle.dumps(error, protocol=protocol))
         same(error, copy)
     if cls is ConfigError:
-        assert copy.variable == "TWILIO_FROM"  # type: ignore[attr-defined]
+        assert copy.variable == "TWILIO_FROM"
     if cls is InvalidPhoneNumber:
-        assert copy.reason == "too_short"  # type: ignore[attr-defined]
+        assert copy.reason == "too_short"
         assert isinstance(copy, ValueError)
     if issubclass(cls, WebhookError):
-        assert copy.status_code == cls.status_code  # type: ignore[attr-defined]
+        assert copy.status_code == cls.status_code
 
 
 @pytest.mark.parametrize("cls", ERROR_CLASSES, ids=lambda c: c.__name__)
@@ -335,7 +335,7 @@ def test_config_errors_never_echo_values(settings: dict[str, str], variable: str
     with pytest.raises(ConfigError) as info:
         Bridge.from_config({"SMSBRIDGE_PROVIDERS": providers, **settings})
     error = info.value
-    assert error.variable == variable  # type: ignore[attr-defined]
+    assert error.variable == variable
     assert variable in str(error)
     _assert_clean(str(error), repr(error))
 

@@ -163,7 +163,7 @@ def test_design_section_2_names_import() -> None:
     assert (info.encoding, info.segments, info.units) == ("GSM-7", 1, 8)
     assert Twilio.name == "twilio"
     assert Telnyx.name == "telnyx"
-    assert InboundMessage is not StatusEvent
+    assert {InboundMessage.__name__, StatusEvent.__name__} == {"InboundMessage", "StatusEvent"}
     assert WebhookRequest is smsbridge.WebhookRequest
     assert MessageStatus.DELIVERED.terminal
 
