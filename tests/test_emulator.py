@@ -330,6 +330,17 @@ def test_twilio_not_found_and_method(emu: Emulator, tw: httpx.Client) -> None:
     assert (response.status_code, response.json()["code"]) == (405, 20004)
 
 
+def test_twilio_chunked_body_and_underscore_callback(emu: Emulator, tw: httpx.Client) -> None:
+    """A chunked form body is read like any other; a callback host with "_" is 21609."""
+    form = urlencode({"To": TO, "From": FROM, "Body": "chunked"}).encode()
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    response = tw.post(messages_path(emu), content=iter([form[:10], form[10:]]), headers=headers)
+    assert response.status_code == 201
+    assert response.json()["body"] == "chunked"
+    bad = twilio_send(tw, emu, StatusCallback="https://my_app.example/status")
+    assert (bad.status_code, bad.json()["code"]) == (400, 21609)
+
+
 def test_twilio_status_callbacks_are_signed(
     emu: Emulator, tw: httpx.Client, receiver: Receiver
 ) -> None:
@@ -420,6 +431,19 @@ def test_telnyx_retrieve(emu: Emulator, tx: httpx.Client) -> None:
     missing = tx.get("/messages/00000000-0000-4000-8000-000000000000")
     assert (missing.status_code, missing.json()["errors"][0]["code"]) == (404, "10005")
     assert tx.get("/calls").json()["errors"][0]["code"] == "10005"
+
+
+def test_telnyx_number_pool(emu: Emulator, tx: httpx.Client) -> None:
+    """Without from, a messaging profile (or /number_pool) picks a sender from the pool."""
+    profile = "740572b6-099c-44a1-89b9-6c92163bc68d"
+    pooled = telnyx_send(tx, **{"from": None, "messaging_profile_id": profile}).json()["data"]
+    assert pooled["from"]["phone_number"]
+    assert pooled["messaging_profile_id"] == profile
+    body = {"to": TO, "text": "Hi", "messaging_profile_id": profile}
+    assert tx.post("/messages/number_pool", json=body).status_code == 200
+    missing = tx.post("/messages/number_pool", json={"to": TO, "text": "Hi"})
+    assert (missing.status_code, missing.json()["errors"][0]["code"]) == (400, "10004")
+    assert len(emu.messages("telnyx")) == 2
 
 
 def test_telnyx_auth_failures(emu: Emulator) -> None:
@@ -596,6 +620,25 @@ def test_unreachable_webhook_is_logged_not_raised(emu: Emulator, tw: httpx.Clien
     assert twilio_send(tw, emu).status_code == 201
 
 
+def test_fifty_concurrent_keep_alive_clients(emu: Emulator) -> None:
+    """Fifty threads sharing one pooled client all get their messages accepted."""
+    limits = httpx.Limits(max_connections=50, max_keepalive_connections=50)
+    auth = (emu.twilio_account_sid, emu.twilio_auth_token)
+    statuses: list[int] = []
+    with httpx.Client(base_url=emu.twilio_url, auth=auth, limits=limits) as client:
+
+        def work() -> None:
+            statuses.extend(twilio_send(client, emu).status_code for _ in range(4))
+
+        threads = [threading.Thread(target=work) for _ in range(50)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert statuses == [201] * 200
+    assert len({m["id"] for m in emu.messages("twilio")}) == 200
+
+
 # -- fault injection --------------------------------------------------------------------------
 
 
@@ -683,8 +726,12 @@ def test_latency_fault_and_match_all(emu: Emulator, tw: httpx.Client) -> None:
 def test_accept_then_hang(emu: Emulator, tw: httpx.Client) -> None:
     """The message is recorded but no answer comes: the client times out reading."""
     emu.fault("twilio", "accept_then_hang", times=1)
-    with pytest.raises(httpx.ReadTimeout):
-        twilio_send(tw.__class__(base_url=tw.base_url, auth=tw.auth, timeout=0.5), emu)
+    auth = (emu.twilio_account_sid, emu.twilio_auth_token)
+    with (
+        httpx.Client(base_url=emu.twilio_url, auth=auth, timeout=0.5) as impatient,
+        pytest.raises(httpx.ReadTimeout),
+    ):
+        twilio_send(impatient, emu)
     assert len(emu.messages("twilio")) == 1
     assert twilio_send(tw, emu).status_code == 201  # the fault was used up
 
@@ -809,9 +856,12 @@ def test_inbound_without_webhook(emu: Emulator) -> None:
 # -- control API over HTTP --------------------------------------------------------------------
 
 
-def test_control_api(emu: Emulator, tw: httpx.Client, receiver: Receiver) -> None:
+def test_control_api(
+    emu: Emulator, tw: httpx.Client, receiver: Receiver, request: pytest.FixtureRequest
+) -> None:
     """The /_emulator endpoints mirror the Python methods."""
     control = httpx.Client(base_url=emu.url + "/_emulator")
+    request.addfinalizer(control.close)
     info = control.get("/info").json()
     assert info["twilio"]["account_sid"] == emu.twilio_account_sid
     assert info["telnyx"]["public_key"] == emu.telnyx_public_key
@@ -837,9 +887,10 @@ def test_control_api(emu: Emulator, tw: httpx.Client, receiver: Receiver) -> Non
     assert twilio_send(tw, emu).status_code == 201  # the opt-out was forgotten too
 
 
-def test_control_api_bad_input(emu: Emulator) -> None:
+def test_control_api_bad_input(emu: Emulator, request: pytest.FixtureRequest) -> None:
     """Bad control requests get 400/404/405 JSON errors, never a 500."""
     control = httpx.Client(base_url=emu.url + "/_emulator")
+    request.addfinalizer(control.close)
     cases = [
         (control.post("/faults", content=b"{nope"), 400),
         (control.post("/faults", json={"provider": "twilio", "kind": "boom"}), 400),
@@ -869,10 +920,11 @@ def test_stop_ends_hanging_requests_and_hides_secrets() -> None:
     auth = (emu.twilio_account_sid, emu.twilio_auth_token)
 
     def call() -> None:
-        try:
-            twilio_send(httpx.Client(base_url=emu.twilio_url, auth=auth), emu)
-        except httpx.HTTPError as exc:
-            errors.append(exc)
+        with httpx.Client(base_url=emu.twilio_url, auth=auth) as client:
+            try:
+                twilio_send(client, emu)
+            except httpx.HTTPError as exc:
+                errors.append(exc)
 
     caller = threading.Thread(target=call)
     caller.start()

@@ -127,7 +127,7 @@ class TwilioApi:
             return error(21602)
         if len(body) > 1600:
             return error(21617)
-        if callback and urlsplit(callback).scheme not in ("http", "https"):
+        if callback and not _valid_callback(callback):
             return error(21609)
         if self.state.is_opted_out("twilio", to):
             return error(21610)
@@ -222,6 +222,13 @@ class TwilioApi:
         return Delivery(
             "twilio", "inbound", "received", sid, (url,), form_builder(params, self.config)
         )
+
+
+def _valid_callback(url: str) -> bool:
+    """An absolute http(s) URL whose host has no underscore (Twilio refuses those)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    return parts.scheme in ("http", "https") and bool(host) and "_" not in host
 
 
 def _in_bounds(record: MessageRecord, bounds: dict[str, date | datetime]) -> bool:

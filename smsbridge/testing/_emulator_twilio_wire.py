@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 from urllib.parse import urlencode
 
@@ -13,6 +12,7 @@ from smsbridge.testing._emulator_common import (
     content_type_of,
     gateway_error,
     json_response,
+    new_uuid,
     now,
     rfc2822,
     segments,
@@ -47,9 +47,9 @@ ERRORS: dict[str, tuple[int, str]] = {
     "21212": (400, "Invalid 'From' Phone Number"),
     "21408": (400, "Permission to send an SMS has not been enabled for the region"),
     "21602": (400, "Message body is required."),
-    "21603": (400, "A 'From' phone number is required."),
+    "21603": (400, "A 'From' or 'MessagingServiceSid' parameter is required to send a message."),
     "21604": (400, "A 'To' phone number is required."),
-    "21609": (400, "Invalid StatusCallback url"),
+    "21609": (400, "Invalid 'StatusCallback'"),
     "21606": (400, "The 'From' phone number is not a valid, SMS-capable Twilio phone number"),
     "21610": (400, "Attempt to send to unsubscribed recipient"),
     "21612": (400, "The 'To' phone number is not currently reachable via SMS"),
@@ -173,7 +173,7 @@ def form_builder(params: list[tuple[str, str]], config: Config) -> Builder:
     """Build each attempt of a form-encoded callback: signed, with one idempotency token."""
     body = urlencode(params).encode()
     # One token per callback: a retry of the same callback would carry the same one.
-    token = str(uuid.uuid4())
+    token = new_uuid()
 
     def build(url: str, attempt: int) -> tuple[bytes, dict[str, str]]:
         headers = {
