@@ -547,6 +547,10 @@ def test_missing_variable_raises_config_error_naming_it(emu: Emulator, variable:
         ("TWILIO_TIMEOUT", "soon"),
         ("TWILIO_TIMEOUT", "-1"),
         ("TWILIO_TIMEOUT", "0"),
+        ("TWILIO_TIMEOUT", "nan"),
+        ("TWILIO_TIMEOUT", "inf"),
+        ("TWILIO_TIMEOUT", "1e400"),
+        ("TELNYX_TIMEOUT", "1e9"),
         ("TELNYX_API_KEY", "KEYé"),
         ("TELNYX_PUBLIC_KEY", "not-base64"),
         ("TELNYX_PUBLIC_KEY", "AAAA"),
@@ -567,6 +571,16 @@ def test_malformed_variable_raises_config_error_naming_it(
         Bridge.from_env(settings)
     assert info.value.variable == variable
     assert variable in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "timeout", ["5", float("nan"), -1, 0, True, httpx.Timeout(5.0, read=float("inf"))]
+)
+def test_unusable_timeout_in_code_is_a_config_error(emu: Emulator, timeout: Any) -> None:
+    """A timeout that is not a positive finite number raises ConfigError when built."""
+    with pytest.raises(ConfigError) as info:
+        telnyx(emu, timeout=timeout)
+    assert info.value.variable == "TELNYX_TIMEOUT"
 
 
 def test_api_key_without_secret_names_the_secret(emu: Emulator) -> None:

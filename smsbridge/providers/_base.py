@@ -20,11 +20,19 @@ from smsbridge._errors import ConfigError, ProviderError
 if TYPE_CHECKING:
     from smsbridge._models import OutboundMessage, SendResult
 
-__all__ = ["Capabilities", "Provider", "TimeoutLike", "check_credential", "check_sender"]
+__all__ = [
+    "Capabilities",
+    "Provider",
+    "TimeoutLike",
+    "check_credential",
+    "check_sender",
+    "check_timeout",
+]
 
 TimeoutLike = float | httpx.Timeout
 
 DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+MAX_TIMEOUT = 86_400.0
 
 # A sender is an E.164 number, a short code, or an alphanumeric ID (up to 11 characters with at
 # least one letter; Twilio also allows + - _ &).
@@ -45,6 +53,28 @@ def check_credential(value: str | None, variable: str, what: str) -> str:
             variable=variable,
         )
     return value
+
+
+def check_timeout(timeout: TimeoutLike | None, variable: str) -> httpx.Timeout:
+    """``timeout`` as an ``httpx.Timeout``, or :class:`ConfigError` if it is not usable."""
+    if timeout is None:
+        return DEFAULT_TIMEOUT
+    if isinstance(timeout, httpx.Timeout):
+        result = timeout
+    elif isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
+        result = httpx.Timeout(timeout)
+    else:
+        raise ConfigError(
+            "timeout must be a number of seconds or an httpx.Timeout", variable=variable
+        )
+    for value in result.as_dict().values():
+        # NaN, infinity or a huge number would only fail later, inside the socket layer.
+        if value is not None and not (0 < value <= MAX_TIMEOUT):
+            raise ConfigError(
+                f"timeout must be more than 0 and at most {MAX_TIMEOUT:g} seconds",
+                variable=variable,
+            )
+    return result
 
 
 def check_sender(value: str | None, variable: str) -> str | None:
@@ -95,12 +125,7 @@ class Provider(abc.ABC):
                 f"{self.name} base_url must start with http:// or https://",
                 variable=f"{self.name.upper()}_BASE_URL",
             )
-        if timeout is None:
-            self.timeout = DEFAULT_TIMEOUT
-        elif isinstance(timeout, httpx.Timeout):
-            self.timeout = timeout
-        else:
-            self.timeout = httpx.Timeout(timeout)
+        self.timeout = check_timeout(timeout, f"{self.name.upper()}_TIMEOUT")
         # Computed once: every request carries it so the configured timeout reaches the client.
         self._timeout_ext = self.timeout.as_dict()
         self.capabilities = capabilities or Capabilities()
