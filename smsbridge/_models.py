@@ -117,7 +117,8 @@ class OutboundMessage(_Frozen):
     reference: str | None = None
     idempotency_key: str | None = None
     status_callback: str | None = Field(
-        default=None, description="explicit status webhook URL; overrides the one built from public_url"
+        default=None,
+        description="explicit status webhook URL; overrides the one built from public_url",
     )
     segments: SegmentInfo | None = None
     message_id: str = Field(
