@@ -1,0 +1,196 @@
+"""The pipeline: size -> detect -> verify -> parse -> duplicates and ordering -> outcome.
+
+Nothing in the request is trusted before its signature verifies; every refusal is a
+:class:`~smsbridge.WebhookError` with a stable code. The sync and async entry points share
+everything except the store calls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+import weakref
+from datetime import datetime, timezone
+from typing import Any
+
+from smsbridge._errors import (
+    MalformedWebhook,
+    PayloadTooLarge,
+    StoreUnavailable,
+    UnknownProvider,
+    WebhookError,
+)
+from smsbridge.webhooks._common import Parsed
+from smsbridge.webhooks._outcome import WebhookOutcome
+from smsbridge.webhooks._request import WebhookRequest, WebhookResponse
+from smsbridge.webhooks._telnyx import parse_telnyx, verify_key_for, verify_telnyx
+from smsbridge.webhooks._twilio import keys_for, verify_twilio
+from smsbridge.webhooks._twilio_parse import parse_twilio_form, parse_twilio_json
+from smsbridge.webhooks._urls import public_url_for
+
+__all__ = ["MAX_HEADER_CHARS", "ahandle", "detect", "error_response", "handle"]
+
+log = logging.getLogger("smsbridge.webhooks")
+
+# Headers plus URL beyond this are refused before any work (no provider sends close to it).
+MAX_HEADER_CHARS = 64 * 1024
+_FORM = "application/x-www-form-urlencoded"
+
+_PROVIDERS: weakref.WeakKeyDictionary[Any, tuple[Any, dict[str, tuple[Any, ...]]]]
+_PROVIDERS = weakref.WeakKeyDictionary()
+
+
+def detect(request: WebhookRequest) -> str:
+    """The provider that sent ``request``: by signature header first, then by content type
+    and shape (Twilio: form data with ``MessageSid``/``AccountSid``; Telnyx: JSON with
+    ``event_type``).
+
+    Raises:
+        UnknownProvider: the request looks like neither provider.
+    """
+    headers = request.headers._map
+    if "x-twilio-signature" in headers:
+        return "twilio"
+    if "telnyx-signature-ed25519" in headers:
+        return "telnyx"
+    ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    body = request.body
+    if request.method in ("GET", "HEAD"):
+        if "MessageSid=" in request.url or "AccountSid=" in request.url:
+            return "twilio"
+    elif ctype in ("", _FORM) and (b"MessageSid=" in body or b"AccountSid=" in body):
+        return "twilio"
+    if (ctype == "application/json" or ctype.endswith("+json")) and b'"event_type"' in body:
+        return "telnyx"
+    if "telnyx-timestamp" in headers:
+        return "telnyx"
+    if "x-twilio-webhooks-signature-settings" in headers or "i-twilio-idempotency-token" in headers:
+        return "twilio"
+    raise UnknownProvider("the request matches neither Twilio nor Telnyx webhooks")
+
+
+def _by_name(bridge: Any) -> dict[str, tuple[Any, ...]]:
+    policy = getattr(bridge, "policy", None)
+    try:
+        cached = _PROVIDERS.get(bridge)
+    except TypeError:
+        cached = None
+    if cached is not None and cached[0] is policy and policy is not None:
+        return cached[1]
+    grouped: dict[str, list[Any]] = {}
+    for provider in bridge.providers:
+        grouped.setdefault(provider.name, []).append(provider)
+    result = {name: tuple(found) for name, found in grouped.items()}
+    with contextlib.suppress(TypeError):
+        _PROVIDERS[bridge] = (policy, result)
+    return result
+
+
+def _clock(bridge: Any) -> float:
+    # An injectable clock (tests): a ``clock`` attribute, or a ``clock`` bridge option.
+    clock = getattr(bridge, "clock", None)
+    if clock is None:
+        options = getattr(bridge, "options", None)
+        clock = options.get("clock") if options else None
+    return time.time() if clock is None else float(clock())
+
+
+def prepare(bridge: Any, request: WebhookRequest) -> Parsed:
+    """Everything short of the store: check size, detect, verify, parse.
+
+    Raises:
+        WebhookError: the request is refused (see :mod:`smsbridge.webhooks`).
+    """
+    limit = getattr(bridge, "max_body_size", 1 << 20)
+    if len(request.body) > limit:
+        raise PayloadTooLarge(f"webhook body is over the {limit}-byte limit")
+    if request.headers.size + len(request.url) > MAX_HEADER_CHARS:
+        raise PayloadTooLarge("webhook headers and URL are over the size limit")
+    name = detect(request)
+    candidates = _by_name(bridge).get(name)
+    if not candidates:
+        raise UnknownProvider(f"a {name} webhook arrived but no {name} provider is configured")
+    try:
+        url = public_url_for(bridge, request)
+    except ValueError:
+        raise MalformedWebhook("forwarded headers do not form a URL") from None
+    now = _clock(bridge)
+    if name == "twilio":
+        _, params = verify_twilio([keys_for(p) for p in candidates], request, url)
+        when = datetime.fromtimestamp(now, timezone.utc)
+        token = request.headers.first("i-twilio-idempotency-token")
+        if params is None:
+            return parse_twilio_json(request.body, url, token, when)
+        return parse_twilio_form(params, url, token, when)
+    keys = [verify_key_for(p) for p in candidates]
+    verify_telnyx(keys, request, now, getattr(bridge, "webhook_tolerance", 300.0))
+    return parse_telnyx(request.body, url)
+
+
+def _outcome(parsed: Parsed, duplicate: bool, flags: tuple[bool, ...] | None) -> WebhookOutcome:
+    events = parsed.events
+    if flags is None:
+        flags, stale = (False,) * len(events), False
+    else:
+        ordered = [
+            flag for flag, key in zip(flags, parsed.order_keys, strict=True) if key is not None
+        ]
+        stale = bool(ordered) and all(ordered)
+    return WebhookOutcome._make(parsed.provider, events, duplicate, stale, flags)
+
+
+def _stale(previous: int | None, rank: int) -> bool:
+    return previous is not None and previous > rank
+
+
+def handle(bridge: Any, request: WebhookRequest) -> WebhookOutcome:
+    """Verify, parse and acknowledge one webhook (``Bridge.handle_webhook``).
+
+    A delivery seen before comes back with ``duplicate=True``; a status older than one
+    already seen for its message and recipient with ``stale=True``. If the store cannot be
+    reached the webhook is still handled, unflagged, and a warning is logged: losing a
+    provider's event is worse than seeing it twice.
+
+    Raises:
+        WebhookError: ``SignatureError``/``StaleWebhook`` (403), ``UnknownProvider``/
+            ``MalformedWebhook`` (400), ``PayloadTooLarge`` (413); never anything else for
+            anything the request contains.
+    """
+    parsed = prepare(bridge, request)
+    store, ttl = bridge.store, bridge.dedupe_ttl
+    try:
+        if not store.claim(parsed.dedupe_key, "1", ttl):
+            return _outcome(parsed, True, None)
+        if parsed.order_keys == (None,):
+            return _outcome(parsed, False, None)
+        flags = tuple(
+            False if key is None else _stale(store.advance(key[0], key[1], ttl), key[1])
+            for key in parsed.order_keys
+        )
+    except StoreUnavailable:
+        log.warning("webhook store unavailable: handled without duplicate or order checks")
+        return _outcome(parsed, False, None)
+    return _outcome(parsed, False, flags)
+
+
+async def ahandle(bridge: Any, request: WebhookRequest) -> WebhookOutcome:
+    """Async twin of :func:`handle`, using the store's async operations."""
+    parsed = prepare(bridge, request)
+    store, ttl = bridge.store, bridge.dedupe_ttl
+    try:
+        if not await store.aclaim(parsed.dedupe_key, "1", ttl):
+            return _outcome(parsed, True, None)
+        flags = []
+        for key in parsed.order_keys:
+            previous = None if key is None else await store.aadvance(key[0], key[1], ttl)
+            flags.append(key is not None and _stale(previous, key[1]))
+    except StoreUnavailable:
+        log.warning("webhook store unavailable: handled without duplicate or order checks")
+        return _outcome(parsed, False, None)
+    return _outcome(parsed, False, tuple(flags))
+
+
+def error_response(exc: WebhookError) -> WebhookResponse:
+    """The HTTP answer to a refused webhook (400, 403 or 413 with a small JSON body)."""
+    return WebhookResponse.for_error(exc)

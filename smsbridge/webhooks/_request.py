@@ -1,0 +1,206 @@
+"""The framework-free request and response a webhook travels in.
+
+An adapter (``smsbridge.contrib.*`` or the app itself) copies its framework's request into a
+:class:`WebhookRequest`, raw body bytes and all, and copies the :class:`WebhookResponse` back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from smsbridge._errors import WebhookError
+
+__all__ = ["Headers", "HeadersLike", "WebhookRequest", "WebhookResponse"]
+
+HeadersLike = Mapping[str, str] | Iterable[tuple[str, str]]
+
+
+def _text(value: object) -> str:
+    # ASGI servers hand over bytes; HTTP header bytes are latin-1 by definition.
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("latin-1")
+    raise TypeError(f"header names and values must be str or bytes, not {type(value).__name__}")
+
+
+class Headers(Mapping[str, str]):
+    """Read-only, case-insensitive HTTP headers that keep repeated fields.
+
+    ``headers["X-Twilio-Signature"]`` and ``.get()`` give the first value of a field;
+    :meth:`get_all` gives every value, which is how a repeated signature header is caught.
+
+    Example:
+        >>> h = Headers([("X-A", "1"), ("x-a", "2")])
+        >>> h["x-A"], h.get_all("X-A")
+        ('1', ['1', '2'])
+    """
+
+    __slots__ = ("_map", "_pairs", "size")
+
+    def __init__(self, headers: HeadersLike = ()) -> None:
+        if type(headers) is dict and self._from_plain_dict(headers):
+            return
+        items = headers.items() if isinstance(headers, Mapping) else headers
+        pairs: list[tuple[str, str]] = []
+        for name, value in items:
+            if type(name) is str and type(value) is str:
+                pairs.append((name, value))
+            elif isinstance(value, (list, tuple)):  # a multi-dict flattened to lists
+                pairs.extend((_text(name), _text(v)) for v in value)
+            else:
+                pairs.append((_text(name), _text(value)))
+        grouped: dict[str, list[str]] = {}
+        size = 0
+        for name, value in pairs:
+            size += len(name) + len(value)
+            key = name.lower()
+            found = grouped.get(key)
+            if found is None:
+                grouped[key] = [value]
+            else:
+                found.append(value)
+        self._pairs = tuple(pairs)
+        self._map = grouped
+        self.size = size
+        """Total characters of names and values (huge headers are refused)."""
+
+    def _from_plain_dict(self, headers: dict[str, str]) -> bool:
+        # The common case, a dict of str, in C-level passes: join() both checks every name and
+        # value is a str and gives the total size. False: take the general path.
+        try:
+            size = len("".join(headers)) + len("".join(headers.values()))
+        except TypeError:
+            return False
+        grouped = {name.lower(): [value] for name, value in headers.items()}
+        if len(grouped) != len(headers):  # names differing only in case: repeated fields
+            return False
+        self._pairs = tuple(headers.items())
+        self._map = grouped
+        self.size = size
+        return True
+
+    def first(self, name: str) -> str | None:
+        """The first value of ``name`` (already lower-case), or ``None``: the fast lookup."""
+        found = self._map.get(name)
+        return found[0] if found else None
+
+    def get_all(self, name: str) -> list[str]:
+        """Every value of the field ``name``, in order (empty when absent)."""
+        return list(self._map.get(name.lower(), ()))
+
+    def raw(self) -> tuple[tuple[str, str], ...]:
+        """The fields as received: original case, repeats kept."""
+        return self._pairs
+
+    def __getitem__(self, name: str) -> str:
+        return self._map[name.lower()][0]
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._map
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._map)
+
+    def __len__(self) -> int:
+        return len(self._map)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Headers):
+            return self._pairs == other._pairs
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._pairs)
+
+    def __repr__(self) -> str:
+        # Names only: values may carry signatures and tokens.
+        return f"Headers({sorted(self._map)!r})"
+
+
+@dataclass(frozen=True, init=False, repr=False)
+class WebhookRequest:
+    """One HTTP request as the application received it, before anything is trusted.
+
+    Example:
+        >>> WebhookRequest("POST", "https://app.example.com/sms/webhook",
+        ...                {"Content-Type": "application/json"}, b"{}")
+
+    Args:
+        method: the HTTP method (``"POST"``, ``"GET"``), any case.
+        url: the full URL as the app saw it: ``scheme://host[:port]/path?query``.
+        headers: a mapping or ``(name, value)`` pairs; names are case-insensitive and
+            repeated fields are kept (see :class:`Headers`).
+        body: the raw body bytes, exactly as received (never a re-serialised form or JSON).
+        remote_addr: the peer address, used only to decide whether ``X-Forwarded-*`` may be
+            trusted (``Bridge(trusted_proxies=...)``).
+
+    Raises:
+        TypeError: ``body`` is not bytes-like, or a header is neither str nor bytes.
+    """
+
+    method: str
+    url: str
+    headers: Headers
+    body: bytes
+    remote_addr: str | None
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        headers: HeadersLike | Headers = (),
+        body: bytes = b"",
+        remote_addr: str | None = None,
+    ) -> None:
+        if not isinstance(body, bytes):
+            if not isinstance(body, (bytearray, memoryview)):
+                raise TypeError(f"body must be bytes, not {type(body).__name__}")
+            body = bytes(body)
+        # One update instead of five frozen-dataclass setattr calls: this runs per webhook.
+        self.__dict__.update(
+            method=method.upper() if type(method) is str else str(method).upper(),
+            url=url if type(url) is str else str(url),
+            headers=headers if type(headers) is Headers else Headers(headers),
+            body=body,
+            remote_addr=remote_addr,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"WebhookRequest(method={self.method!r}, url={self.url!r}, "
+            f"headers={self.headers!r}, body=<{len(self.body)} bytes>)"
+        )
+
+
+@dataclass(frozen=True)
+class WebhookResponse:
+    """What to answer the provider with.
+
+    Attributes:
+        status_code: the HTTP status.
+        headers: response headers (at least ``Content-Type``).
+        body: the response body.
+    """
+
+    status_code: int
+    headers: dict[str, str]
+    body: bytes
+
+    @classmethod
+    def for_error(cls, err: WebhookError) -> WebhookResponse:
+        """The answer to a refused webhook: its status (400, 403, 413) and a small JSON body
+        ``{"error": {"code": ..., "message": ...}}`` naming the stable code."""
+        payload = {"error": {"code": err.code, "message": err.message}}
+        return cls(
+            status_code=err.status_code,
+            headers={"Content-Type": "application/json"},
+            body=json.dumps(payload, separators=(",", ":")).encode(),
+        )
+
+    def __repr__(self) -> str:
+        return f"WebhookResponse(status_code={self.status_code}, body=<{len(self.body)} bytes>)"

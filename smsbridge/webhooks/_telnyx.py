@@ -1,0 +1,253 @@
+"""Telnyx webhooks: Ed25519 verification and the Messaging v2 events.
+
+Verification (protocols.md section 2): ``telnyx-signature-ed25519`` is base64 of a 64-byte
+Ed25519 signature over ``telnyx-timestamp + "|" + raw body`` by the account's public key;
+headers are matched case-insensitively; a timestamp more than the tolerance (300 s) from now,
+in either direction, is stale. A timestamp that is not a decimal number is a signature failure
+(the signed material is unreadable), as are missing or repeated headers. Checks run in the
+SDKs' order: headers, timestamp window, signature.
+
+Events: ``message.received`` is an inbound message; ``message.sent`` and ``message.finalized``
+give one status event per recipient in ``payload.to[]``.
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import weakref
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from nacl.bindings import crypto_sign_open
+from nacl.exceptions import BadSignatureError
+from nacl.signing import VerifyKey
+
+from smsbridge._errors import MalformedWebhook, SignatureError, StaleWebhook
+from smsbridge._models import InboundMessage, Media, MessageStatus, StatusEvent
+from smsbridge.providers._codes import TELNYX_CODES
+from smsbridge.providers.telnyx import TELNYX_STATUS
+from smsbridge.webhooks._common import (
+    Parsed,
+    build,
+    event_error,
+    opt_out_from_text,
+    parse_iso,
+    reference_from,
+    require_text,
+    status_order_key,
+    text_field,
+)
+
+if TYPE_CHECKING:
+    from smsbridge.webhooks._request import WebhookRequest
+
+__all__ = ["parse_telnyx", "verify_key_for", "verify_telnyx"]
+
+NAME = "telnyx"
+SIGNATURE = "telnyx-signature-ed25519"
+TIMESTAMP = "telnyx-timestamp"
+_STATUS_EVENTS = frozenset({"message.sent", "message.finalized"})
+# ``expired`` depends on where the message expired (protocols.md section 6).
+_EXPIRED = {"40005": MessageStatus.UNDELIVERED, "40014": MessageStatus.FAILED}
+_BASE64 = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+
+_VERIFY_KEYS: weakref.WeakKeyDictionary[Any, tuple[bytes, bytes]] = weakref.WeakKeyDictionary()
+
+
+def verify_key_for(provider: Any) -> bytes | None:
+    """The provider's Ed25519 public key, checked once through ``nacl.signing.VerifyKey``
+    and cached; ``None`` when the provider has no key (its webhooks are then refused)."""
+    raw = getattr(provider, "public_key_bytes", None)
+    cached = _VERIFY_KEYS.get(provider)
+    if cached is not None and cached[0] is raw:
+        return cached[1]
+    if not raw or len(raw) != 32:
+        return None
+    key = bytes(VerifyKey(bytes(raw)))
+    _VERIFY_KEYS[provider] = (raw, key)
+    return key
+
+
+def _one(request: WebhookRequest, name: str) -> str:
+    values = request.headers._map.get(name)
+    if values is None or len(values) != 1:
+        problem = "missing" if not values else "repeated"
+        raise SignatureError(f"{problem} {name} header", provider=NAME)
+    return values[0].strip()
+
+
+def _signature(text: str) -> bytes:
+    # Strict base64 (what b64decode(validate=True) checks), without its regular expression.
+    data = text.encode("ascii", "replace")
+    if len(data) != 88 or not _BASE64.issuperset(data):
+        raise SignatureError("telnyx-signature-ed25519 is not base64 of 64 bytes", provider=NAME)
+    try:
+        signature = binascii.a2b_base64(data)
+    except binascii.Error:
+        raise SignatureError("telnyx-signature-ed25519 is not base64", provider=NAME) from None
+    if len(signature) != 64:
+        raise SignatureError("telnyx-signature-ed25519 is not 64 bytes", provider=NAME)
+    return signature
+
+
+def verify_telnyx(
+    keys: list[bytes | None], request: WebhookRequest, now: float, tolerance: float
+) -> int:
+    """Check a Telnyx webhook; return the index of the key that signed it.
+
+    Raises:
+        SignatureError: no key configured, headers missing, repeated or malformed, or the
+            signature does not verify under any configured key.
+        StaleWebhook: the timestamp is more than ``tolerance`` seconds from ``now``.
+    """
+    if not any(keys):
+        raise SignatureError("no Telnyx public_key configured", provider=NAME)
+    signature_b64 = _one(request, SIGNATURE)
+    stamp = _one(request, TIMESTAMP)
+    if not (stamp.isascii() and stamp.isdigit() and len(stamp) <= 12):
+        raise SignatureError("telnyx-timestamp is not a Unix time in seconds", provider=NAME)
+    if abs(now - int(stamp)) > tolerance:
+        raise StaleWebhook("telnyx-timestamp is outside the tolerance window", provider=NAME)
+    # crypto_sign_open takes signature + message: the signed message is "timestamp|body"
+    # (smsbridge._signing.telnyx_message), joined here in one copy.
+    signed = b"".join((_signature(signature_b64), stamp.encode(), b"|", request.body))
+    for index, key in enumerate(keys):
+        if key is not None:
+            try:
+                crypto_sign_open(signed, key)
+            except BadSignatureError:
+                continue
+            return index
+    raise SignatureError("telnyx-signature-ed25519 does not verify", provider=NAME)
+
+
+def _dict(value: Any, what: str) -> dict[str, Any]:
+    if type(value) is not dict:
+        raise MalformedWebhook(f"Telnyx webhook {what} is not an object", provider=NAME)
+    return value
+
+
+def _phone(value: Any, what: str) -> str | None:
+    if value is None:
+        return None
+    return text_field(_dict(value, what), "phone_number")
+
+
+def _media(payload: dict[str, Any]) -> tuple[Media, ...]:
+    items = payload.get("media")
+    if not items:
+        return ()
+    if type(items) is not list:
+        raise MalformedWebhook("Telnyx payload.media is not a list", provider=NAME)
+    media = []
+    for item in items:
+        item = _dict(item, "media item")
+        url, content_type = require_text(item, "url"), text_field(item, "content_type")
+        media.append(build(Media, {"url": url, "content_type": content_type or None}))
+    return tuple(media)
+
+
+def _inbound(
+    payload: dict[str, Any], occurred: datetime | None, raw: dict[str, Any]
+) -> InboundMessage:
+    recipients = payload.get("to")
+    if type(recipients) is not list or not recipients:
+        raise MalformedWebhook("Telnyx inbound message has no recipient", provider=NAME)
+    to = _phone(recipients[0], "payload.to[0]")
+    sender = _phone(payload.get("from"), "payload.from")
+    if not to or not sender:
+        raise MalformedWebhook("Telnyx inbound message lacks a phone number", provider=NAME)
+    text = text_field(payload, "text") or ""
+    parts = payload.get("parts")
+    values = {
+        "provider": NAME,
+        "id": require_text(payload, "id"),
+        "from_": sender,
+        "to": to,
+        "text": text,
+        "media": _media(payload),
+        "segments": parts if type(parts) is int else None,
+        "received_at": parse_iso(payload.get("received_at")) or occurred,
+        "opt_out": opt_out_from_text(text),
+        "raw": raw,
+    }
+    return build(InboundMessage, values)
+
+
+def _error(payload: dict[str, Any]) -> tuple[str | None, str]:
+    errors = payload.get("errors")
+    if not errors:
+        return None, ""
+    if type(errors) is not list:
+        raise MalformedWebhook("Telnyx payload.errors is not a list", provider=NAME)
+    first = _dict(errors[0], "errors[0]")
+    code = first.get("code")
+    if type(code) not in (str, int, type(None)):
+        raise MalformedWebhook("Telnyx error code is not a code", provider=NAME)
+    parts = [first[k] for k in ("title", "detail") if type(first.get(k)) is str and first[k]]
+    return (str(code) if code not in (None, "") else None), " - ".join(parts)
+
+
+def _statuses(
+    payload: dict[str, Any], occurred: datetime | None, url: str, raw: dict[str, Any]
+) -> tuple[list[StatusEvent], list[tuple[str, int] | None]]:
+    message_id = require_text(payload, "id")
+    recipients = payload.get("to")
+    if type(recipients) is not list or not recipients:
+        raise MalformedWebhook("Telnyx status has no recipients", provider=NAME)
+    code, detail = _error(payload)
+    sender = _phone(payload.get("from"), "payload.from")
+    reference = reference_from(url)
+    error = event_error(TELNYX_CODES, code, detail)
+    events, order = [], []
+    for recipient in recipients:
+        recipient = _dict(recipient, "payload.to[]")
+        raw_status = require_text(recipient, "status")
+        known = TELNYX_STATUS.get(raw_status)
+        status = known or MessageStatus.UNKNOWN
+        if raw_status == "expired":
+            status = _EXPIRED.get(code or "", status)
+        to = text_field(recipient, "phone_number")
+        values = {
+            "provider": NAME,
+            "provider_message_id": message_id,
+            "status": status,
+            "raw_status": raw_status,
+            "to": to,
+            "from_": sender,
+            "error": error,
+            "occurred_at": occurred,
+            "reference": reference,
+            "raw": raw,
+        }
+        events.append(build(StatusEvent, values))
+        # A status we do not know must not block the ones we do.
+        order.append(status_order_key(NAME, message_id, to, status) if known else None)
+    return events, order
+
+
+def parse_telnyx(body: bytes, url: str) -> Parsed:
+    """Events of a verified Telnyx webhook.
+
+    Raises:
+        MalformedWebhook: not JSON, not the v2 envelope, or an event type other than
+            ``message.received``, ``message.sent`` and ``message.finalized``.
+    """
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        raise MalformedWebhook("Telnyx body is not valid JSON", provider=NAME) from None
+    data = _dict(_dict(document, "body").get("data"), "data")
+    event_type = require_text(data, "event_type")
+    event_id = require_text(data, "id")
+    payload = _dict(data.get("payload"), "data.payload")
+    occurred = parse_iso(data.get("occurred_at"))
+    if event_type == "message.received":
+        inbound = _inbound(payload, occurred, document)
+        return Parsed(NAME, (inbound,), f"smsbridge:wh:{NAME}:{event_id}:received", (None,))
+    if event_type not in _STATUS_EVENTS:
+        raise MalformedWebhook("unsupported Telnyx event type", provider=NAME)
+    events, order = _statuses(payload, occurred, url, document)
+    key = f"smsbridge:wh:{NAME}:{event_id}:{event_type}:{events[0].raw_status}"
+    return Parsed(NAME, tuple(events), key, tuple(order))
