@@ -20,6 +20,7 @@ if TYPE_CHECKING:
         make_telnyx_keypair,
         sign_telnyx,
         sign_twilio,
+        twilio_json_url,
     )
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "make_telnyx_keypair",
     "sign_telnyx",
     "sign_twilio",
+    "twilio_json_url",
 ]
 
 _LAZY = {
@@ -38,6 +40,7 @@ _LAZY = {
     "make_telnyx_keypair": "smsbridge.testing._signers",
     "sign_telnyx": "smsbridge.testing._signers",
     "sign_twilio": "smsbridge.testing._signers",
+    "twilio_json_url": "smsbridge.testing._signers",
 }
 
 
