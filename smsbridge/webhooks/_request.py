@@ -7,16 +7,19 @@ An adapter (``smsbridge.contrib.*`` or the app itself) copies its framework's re
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from smsbridge._errors import WebhookError
 
 __all__ = ["Headers", "HeadersLike", "WebhookRequest", "WebhookResponse"]
 
-HeadersLike = Mapping[str, str] | Iterable[tuple[str, str]]
+HeaderText = str | bytes
+HeadersLike = (
+    Mapping[str, HeaderText | Sequence[HeaderText]] | Iterable[tuple[HeaderText, HeaderText]]
+)
 
 
 def _text(value: object) -> str:
@@ -69,7 +72,7 @@ class Headers(Mapping[str, str]):
         self.size = size
         """Total characters of names and values (huge headers are refused)."""
 
-    def _from_plain_dict(self, headers: dict[str, str]) -> bool:
+    def _from_plain_dict(self, headers: dict[Any, Any]) -> bool:
         # The common case, a dict of str, in C-level passes: join() both checks every name and
         # value is a str and gives the total size. False: take the general path.
         try:
@@ -154,7 +157,7 @@ class WebhookRequest:
         method: str,
         url: str,
         headers: HeadersLike | Headers = (),
-        body: bytes = b"",
+        body: bytes | bytearray | memoryview = b"",
         remote_addr: str | None = None,
     ) -> None:
         if not isinstance(body, bytes):
