@@ -557,6 +557,7 @@ def test_missing_variable_raises_config_error_naming_it(emu: Emulator, variable:
         ("TELNYX_FROM", "+1"),
         ("TELNYX_MESSAGING_PROFILE_ID", "profile-1"),
         ("TELNYX_BASE_URL", "api.telnyx.com"),
+        ("TELNYX_BASE_URL", "http://[::1"),
         ("TELNYX_TIMEOUT", "nan-seconds"),
     ],
 )

@@ -156,7 +156,17 @@ class Provider(abc.ABC):
         return not (sender and not sender.startswith("+") and not caps.alphanumeric_sender)
 
     # -- shared helpers for subclasses ---------------------------------------------------
-    def _request(self, url: str, **kwargs: Any) -> httpx.Request:
+    def _endpoint(self, path: str) -> httpx.URL:
+        """``base_url`` + ``path``, parsed once: parsing it for every request costs more CPU
+        than the rest of building the request."""
+        try:
+            return httpx.URL(self.base_url + path)
+        except httpx.InvalidURL:
+            raise ConfigError(
+                f"{self.name} base_url is not a valid URL", variable=f"{self.name.upper()}_BASE_URL"
+            ) from None
+
+    def _request(self, url: httpx.URL, **kwargs: Any) -> httpx.Request:
         return httpx.Request("POST", url, extensions={"timeout": self._timeout_ext}, **kwargs)
 
     @staticmethod

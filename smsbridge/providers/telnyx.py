@@ -117,7 +117,7 @@ class Telnyx(Provider):
             "Content-Type": "application/json",
             "Accept": "application/json",
         }
-        self._url = f"{self.base_url}/v2/messages"
+        self._url = self._endpoint("/v2/messages")
 
     def build_request(self, message: OutboundMessage) -> httpx.Request:
         """A JSON POST to /v2/messages with an Idempotency-Key."""

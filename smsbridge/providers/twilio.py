@@ -126,7 +126,7 @@ class Twilio(Provider):
             (api_key, api_secret) if api_key and api_secret else (account_sid, auth_token)
         )
         self._authorization = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-        self._url = f"{self.base_url}/2010-04-01/Accounts/{account_sid}/Messages.json"
+        self._url = self._endpoint(f"/2010-04-01/Accounts/{account_sid}/Messages.json")
 
     @property
     def auth_token(self) -> str:
