@@ -16,7 +16,7 @@ from typing import Any
 
 from smsbridge._errors import ConfigError, SmsBridgeError
 
-__all__ = ["ENV_VARIABLES", "providers_from_mapping"]
+__all__ = ["ENV_VARIABLES", "parse_shared_keys", "providers_from_mapping"]
 
 # Variable -> keyword argument, per provider. The first of each is required.
 ENV_VARIABLES: dict[str, dict[str, str]] = {
@@ -29,6 +29,7 @@ ENV_VARIABLES: dict[str, dict[str, str]] = {
         "TWILIO_API_SECRET": "api_secret",
         "TWILIO_BASE_URL": "base_url",
         "TWILIO_TIMEOUT": "timeout",
+        "TWILIO_SHARED_KEYS": "shared_keys",
     },
     "telnyx": {
         "TELNYX_API_KEY": "api_key",
@@ -97,8 +98,30 @@ def _kwargs(name: str, config: Mapping[str, Any]) -> dict[str, Any]:
                 ) from None
             if value <= 0:
                 raise ConfigError(f"{variable} must be positive", variable=variable)
+        if keyword == "shared_keys" and isinstance(value, str):
+            value = parse_shared_keys(value)
         kwargs[keyword] = value
     return kwargs
+
+
+def parse_shared_keys(text: str) -> dict[str, str]:
+    """``KEY_ID=secret[,KEY_ID=secret]`` (Twilio SharedKey ids and secrets) as a dict.
+
+    Raises:
+        ConfigError: naming ``TWILIO_SHARED_KEYS``, without repeating any secret.
+    """
+    keys: dict[str, str] = {}
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        key_id, sep, secret = item.partition("=")
+        if not sep or not key_id.strip() or not secret.strip():
+            raise ConfigError(
+                "TWILIO_SHARED_KEYS must be 'KEY_ID=secret[,KEY_ID=secret]'",
+                variable="TWILIO_SHARED_KEYS",
+            )
+        keys[key_id.strip()] = secret.strip()
+    return keys
 
 
 def providers_from_mapping(config: Mapping[str, Any]) -> list[Any]:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, TextIO
 from urllib.parse import urlsplit
 
-from smsbridge._errors import SmsBridgeError
+from smsbridge._errors import ConfigError, SmsBridgeError
 from smsbridge._webhook_variants import Captured, candidates, describe, fixes
 
 if TYPE_CHECKING:
@@ -417,15 +417,12 @@ def _request(captured: Captured, url: str) -> WebhookRequest:
 
 
 def _shared_keys(text: str) -> dict[str, str]:
-    keys: dict[str, str] = {}
-    for item in text.split(","):
-        if not item.strip():
-            continue
-        key_id, sep, secret = item.partition("=")
-        if not sep or not key_id.strip() or not secret.strip():
-            raise CheckError("TWILIO_SHARED_KEYS must be 'KEY_ID=secret[,KEY_ID=secret]'")
-        keys[key_id.strip()] = secret.strip()
-    return keys
+    from smsbridge._config import parse_shared_keys
+
+    try:
+        return parse_shared_keys(text)
+    except ConfigError as exc:
+        raise CheckError(exc.message) from None
 
 
 def _twilio_hints(

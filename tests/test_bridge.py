@@ -445,6 +445,7 @@ def test_from_env_settings_reach_the_providers(emu: Emulator) -> None:
         "TELNYX_MESSAGING_PROFILE_ID": PROFILE_ID,
         "TWILIO_TIMEOUT": "3",
         "TELNYX_TIMEOUT": "4.5",
+        "TWILIO_SHARED_KEYS": "KSaaa=secret-one, KSbbb=secret-two",
     }
     sms = Bridge.from_env(settings)
     tw, tx = sms.provider("twilio"), sms.provider("telnyx")
@@ -468,6 +469,7 @@ def test_from_env_settings_reach_the_providers(emu: Emulator) -> None:
     )
     assert tw.timeout == httpx.Timeout(3.0)
     assert tx.timeout == httpx.Timeout(4.5)
+    assert tw.shared_keys == {"KSaaa": "secret-one", "KSbbb": "secret-two"}
 
 
 def test_api_key_from_env_authenticates(emu: Emulator) -> None:
@@ -559,6 +561,8 @@ def test_missing_variable_raises_config_error_naming_it(emu: Emulator, variable:
         ("TELNYX_BASE_URL", "api.telnyx.com"),
         ("TELNYX_BASE_URL", "http://[::1"),
         ("TELNYX_TIMEOUT", "nan-seconds"),
+        ("TWILIO_SHARED_KEYS", "KSaaa"),
+        ("TWILIO_SHARED_KEYS", "=secret"),
     ],
 )
 def test_malformed_variable_raises_config_error_naming_it(
