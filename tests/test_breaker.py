@@ -11,6 +11,7 @@ from _routing_kit import TO, Counter, emulator, telnyx, twilio
 from smsbridge import Bridge, ProviderUnavailable
 from smsbridge.providers import Twilio
 from smsbridge.routing import CircuitBreaker, breaker_id
+from smsbridge.routing._breaker import BreakerRuntime
 from smsbridge.routing._engine import run_sync
 from smsbridge.stores import MemoryStore
 from smsbridge.stores._degrade import DegradeOpen
@@ -139,23 +140,39 @@ def test_every_breaker_open_raises_without_a_request(emu: Emulator) -> None:
 def test_only_one_probe_at_a_time() -> None:
     """In half-open, the first caller gets the probe and the next is told to skip."""
     clock = Clock()
-    breaker = CircuitBreaker(failures=1, cooldown=5, clock=clock)
-    store, guard = MemoryStore(), DegradeOpen("test")
+    breaker = CircuitBreaker(failures=1, cooldown=5, clock=clock, refresh=0)
+    store = MemoryStore()
     provider = Twilio(SID, "token", from_="+15017122661")
     changes: list[tuple[str, str]] = []
-
-    def notify(p: object, old: str, new: str) -> None:
-        changes.append((old, new))
+    runtime = BreakerRuntime(DegradeOpen("test"), lambda p, old, new: changes.append((old, new)))
 
     error = ProviderUnavailable("503", failure="refused")
-    run_sync(breaker.failed(provider, "closed", error, guard, notify), store)
-    assert run_sync(breaker.allow(provider, guard, notify), store) == "skip"
+    run_sync(breaker.failed(provider, "closed", error, runtime), store)
+    assert run_sync(breaker.allow(provider, runtime), store) == "skip"
     clock.now += 6
-    assert run_sync(breaker.allow(provider, guard, notify), store) == "probe"
-    assert run_sync(breaker.allow(provider, guard, notify), store) == "skip"
+    assert run_sync(breaker.allow(provider, runtime), store) == "probe"
+    assert run_sync(breaker.allow(provider, runtime), store) == "skip"
     assert changes == [("closed", "open"), ("open", "half_open")]
     breaker.reset(store, provider)
     assert breaker.state(store, provider) == "closed"
+
+
+def test_recent_reads_spare_the_store() -> None:
+    """Within ``refresh`` seconds a bridge trusts what it read; a failure makes it read again."""
+    breaker = CircuitBreaker(failures=3, refresh=60)
+    store = MemoryStore()
+    provider = Twilio(SID, "token", from_="+15017122661")
+    runtime = BreakerRuntime(DegradeOpen("test"))
+    assert breaker.known(provider, runtime) is None
+    assert run_sync(breaker.allow(provider, runtime), store) == "closed"
+    assert breaker.known(provider, runtime) == "closed"
+    store.set(breaker.keys(provider)[1], repr(breaker.clock()), None)  # another process opens it
+    assert breaker.known(provider, runtime) == "closed"  # not seen yet: at most ``refresh`` late
+    error = ProviderUnavailable("503", failure="refused")
+    run_sync(breaker.failed(provider, "closed", error, runtime), store)
+    assert breaker.known(provider, runtime) is None
+    assert run_sync(breaker.allow(provider, runtime), store) == "skip"
+    assert breaker.known(provider, runtime) == "skip"
 
 
 def test_breaker_ids_are_stable_and_distinct() -> None:

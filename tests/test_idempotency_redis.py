@@ -151,7 +151,12 @@ def test_redis_stopped_mid_test(
     caplog.set_level(logging.INFO, logger="smsbridge")
     counter = Counter(emu)
     store = RedisStore(redis_server.url, connect_timeout=0.5, socket_timeout=0.5)
-    bridge = Bridge([twilio(emu), telnyx(emu)], store=store, http_client=counter.client())
+    bridge = Bridge(
+        [twilio(emu), telnyx(emu)],
+        store=store,
+        http_client=counter.client(),
+        breaker=CircuitBreaker(refresh=0),  # read the store on every send, for this test
+    )
     bridge.send(to=TO, body="before", idempotency_key="k-1")
 
     redis_server.stop()

@@ -68,8 +68,8 @@ def fingerprint(message: OutboundMessage) -> str:
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
-def _record(state: str, message: OutboundMessage, **extra: Any) -> str:
-    return json.dumps({"state": state, "fp": fingerprint(message), **extra}, separators=(",", ":"))
+def _record(state: str, fp: str, **extra: Any) -> str:
+    return json.dumps({"state": state, "fp": fp, **extra}, separators=(",", ":"))
 
 
 def _result_record(result: SendResult) -> dict[str, Any]:
@@ -120,7 +120,7 @@ def _parse(raw: str) -> dict[str, Any]:
 
 
 def begin(
-    message: OutboundMessage, *, ttl: float, wait: float, delivery: Delivery
+    message: OutboundMessage, fp: str, *, ttl: float, wait: float, delivery: Delivery
 ) -> Plan[SendResult | None]:
     """Claim the message's key: ``None`` when this call should send, else the stored result.
 
@@ -129,8 +129,7 @@ def begin(
     """
     assert message.idempotency_key is not None
     key = store_key(message.idempotency_key)
-    pending = _record("pending", message, message_id=message.message_id)
-    fp = fingerprint(message)
+    pending = _record("pending", fp, message_id=message.message_id)
     waited, poll, released = 0.0, _POLL_FIRST, 0
     while True:
         if (yield StoreOp("claim", (key, pending, ttl))):
@@ -162,10 +161,10 @@ def begin(
         poll = min(poll * 2, _POLL_MAX)
 
 
-def finish_sent(message: OutboundMessage, result: SendResult, *, ttl: float) -> Plan[None]:
+def finish_sent(message: OutboundMessage, fp: str, result: SendResult, *, ttl: float) -> Plan[None]:
     """Record the result so repeats return it."""
     assert message.idempotency_key is not None
-    record = _record("sent", message, result=_result_record(result))
+    record = _record("sent", fp, result=_result_record(result))
     try:
         yield StoreOp("set", (store_key(message.idempotency_key), record, ttl))
     except StoreUnavailable:
@@ -177,15 +176,15 @@ def finish_sent(message: OutboundMessage, result: SendResult, *, ttl: float) -> 
         )
 
 
-def finish_failed(message: OutboundMessage, error: SmsBridgeError, *, ttl: float) -> Plan[None]:
+def finish_failed(
+    message: OutboundMessage, fp: str, error: SmsBridgeError, *, ttl: float
+) -> Plan[None]:
     """Record a failure: ambiguous ones block re-sends; the others release the key."""
     assert message.idempotency_key is not None
     key = store_key(message.idempotency_key)
     try:
         if error.failure == "ambiguous":
-            yield StoreOp(
-                "set", (key, _record("ambiguous", message, error=_error_record(error)), ttl)
-            )
+            yield StoreOp("set", (key, _record("ambiguous", fp, error=_error_record(error)), ttl))
         else:
             yield StoreOp("delete", (key,))
     except StoreUnavailable:

@@ -69,6 +69,9 @@ class Hooks:
 
     def attempt(self, attempt: Attempt, number: int, message: OutboundMessage) -> None:
         """Log one attempt and call ``on_attempt``."""
+        if attempt.error is None and not log.isEnabledFor(logging.DEBUG):
+            self._call("on_attempt", self.on_attempt, attempt)
+            return
         fields = {
             "provider": attempt.provider,
             "attempt": number,

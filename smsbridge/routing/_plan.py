@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from smsbridge._bridge import Bridge
     from smsbridge._models import OutboundMessage, SendResult
     from smsbridge.providers._base import Provider
-    from smsbridge.routing._breaker import BreakerState, Verdict
+    from smsbridge.routing._breaker import Verdict
+    from smsbridge.routing._retry import Retry
     from smsbridge.routing._settings import RoutingSettings
 
 __all__ = ["send_plan"]
@@ -70,9 +71,6 @@ class _Run:
         self.attempts.append(attempt)
         self.settings.hooks.attempt(attempt, len(self.attempts), self.message)
 
-    def notify(self, provider: Provider, old: BreakerState, new: BreakerState) -> None:
-        self.settings.hooks.breaker(provider, old, new)
-
     def finish(self, result: SendResult) -> SendResult:
         return result.model_copy(update={"attempts": tuple(self.attempts)})
 
@@ -82,93 +80,114 @@ def send_plan(
 ) -> Plan[SendResult]:
     """Send ``message`` through the bridge's policy, honouring its idempotency key."""
     if message.idempotency_key is None:
-        return (yield from _route(bridge, settings, message))
-    ttl = settings.idempotency_ttl
+        return _route(bridge, settings, message)
+    return _keyed(bridge, settings, message)
+
+
+def _keyed(bridge: Bridge, settings: RoutingSettings, message: OutboundMessage) -> Plan[SendResult]:
+    ttl, fp = settings.idempotency_ttl, idem.fingerprint(message)
     replay = yield from idem.begin(
-        message, ttl=ttl, wait=settings.idempotency_wait, delivery=bridge.delivery
+        message, fp, ttl=ttl, wait=settings.idempotency_wait, delivery=bridge.delivery
     )
     if replay is not None:
         return replay
     try:
         result = yield from _route(bridge, settings, message)
     except SmsBridgeError as exc:
-        yield from idem.finish_failed(message, exc, ttl=ttl)
+        yield from idem.finish_failed(message, fp, exc, ttl=ttl)
         raise
-    yield from idem.finish_sent(message, result, ttl=ttl)
+    yield from idem.finish_sent(message, fp, result, ttl=ttl)
     return result
 
 
 def _route(bridge: Bridge, settings: RoutingSettings, message: OutboundMessage) -> Plan[SendResult]:
+    # The success path stays in this one generator (it runs for every message); failures
+    # are handled by _failed, created only when one happens.
     run = _Run(bridge, settings, message)
+    breaker, runtime = settings.breaker, settings.breaker_runtime
     for provider, outgoing in select(bridge.policy, message, any_sender=settings.any_sender):
-        result = yield from _try_provider(run, provider, outgoing)
-        if result is not None:
-            return result
+        retry = settings.retry
+        started = time.time()
+        first = True
+        while True:
+            verdict: Verdict = "closed"
+            if breaker is not None:
+                known = breaker.known(provider, runtime)
+                verdict = known or (yield from breaker.allow(provider, runtime))
+                if verdict == "skip":
+                    run.skipped.append(provider.name)
+                    settings.hooks.skipped(provider, message)
+                    break
+            if first and run.last is not None:
+                settings.hooks.failover(run.last[0], provider.name, run.last[1], message)
+            first = False
+            start = time.perf_counter()
+            try:
+                result: SendResult = yield Transmit(provider, outgoing)
+            except ProviderError as exc:
+                found, retry, again = yield from _failed(
+                    run, provider, outgoing, exc, verdict, retry, started, start
+                )
+                if found is not None:
+                    return found
+                if again:
+                    continue
+                break
+            run.record(provider, None, time.perf_counter() - start, result.provider_message_id)
+            if breaker is not None and breaker.must_record_success(provider, verdict, runtime):
+                yield from breaker.succeeded(provider, verdict, runtime)
+            return run.finish(result)
         if run.stopped is not None:
             break
     raise outcome(run.attempts, stopped=run.stopped, ambiguous=run.ambiguous, skipped=run.skipped)
 
 
-def _try_provider(
-    run: _Run, provider: Provider, message: OutboundMessage
-) -> Plan[SendResult | None]:
-    settings, breaker, guard = run.settings, run.settings.breaker, run.settings.breaker_guard
-    retry = settings.retry
-    idempotent = bool(getattr(provider, "idempotent_retries", False))
-    since = datetime.now(timezone.utc) - _SKEW
-    first = True
-    while True:
-        verdict: Verdict = "closed"
-        if breaker is not None:
-            verdict = yield from breaker.allow(provider, guard, run.notify)
-            if verdict == "skip":
-                run.skipped.append(provider.name)
-                settings.hooks.skipped(provider, run.message)
-                return None
-        if first and run.last is not None:
-            settings.hooks.failover(run.last[0], provider.name, run.last[1], run.message)
-        first = False
-        start = time.perf_counter()
-        try:
-            result: SendResult = yield Transmit(provider, message)
-        except ProviderError as exc:
-            run.record(provider, exc, time.perf_counter() - start)
-            run.last = (provider.name, exc)
-            if breaker is not None:
-                yield from breaker.failed(provider, verdict, exc, guard, run.notify)
-            failure = exc.failure
-            if failure == "ambiguous":
-                found = yield from _reconcile(run, provider, message, since)
-                if found is not None and found is not _NOT_FOUND:
-                    run.record(
-                        provider, None, time.perf_counter() - start, found.provider_message_id
-                    )
-                    return run.finish(found)
-                if found is _NOT_FOUND:
-                    failure = "refused"
-                else:
-                    run.ambiguous = exc
-            decision = decide(
-                exc,
-                retry,
-                failure=failure,
-                idempotent=idempotent,
-                delivery=run.bridge.delivery,
-                tainted=run.ambiguous is not None,
-                rand=settings.random(),
-            )
-            retry = decision.retry
-            if decision.action == "retry":
-                if decision.delay > 0:
-                    yield Sleep(decision.delay)
-                continue
-            if decision.action == "stop":
-                run.stopped = exc
-            return None
-        run.record(provider, None, time.perf_counter() - start, result.provider_message_id)
-        if breaker is not None:
-            yield from breaker.succeeded(provider, verdict, guard, run.notify)
-        return run.finish(result)
+def _failed(
+    run: _Run,
+    provider: Provider,
+    message: OutboundMessage,
+    exc: ProviderError,
+    verdict: Verdict,
+    retry: Retry,
+    started: float,
+    start: float,
+) -> Plan[tuple[SendResult | None, Retry, bool]]:
+    """After a failed request: record it, maybe read back, decide.
+
+    Returns ``(result found by a read-back or None, the retry value, retry this provider)``.
+    """
+    settings, breaker = run.settings, run.settings.breaker
+    run.record(provider, exc, time.perf_counter() - start)
+    run.last = (provider.name, exc)
+    if breaker is not None:
+        yield from breaker.failed(provider, verdict, exc, settings.breaker_runtime)
+    failure = exc.failure
+    if failure == "ambiguous":
+        since = datetime.fromtimestamp(started, timezone.utc) - _SKEW
+        found = yield from _reconcile(run, provider, message, since)
+        if found is not None and found is not _NOT_FOUND:
+            run.record(provider, None, time.perf_counter() - start, found.provider_message_id)
+            return run.finish(found), retry, False
+        if found is _NOT_FOUND:
+            failure = "refused"
+        else:
+            run.ambiguous = exc
+    decision = decide(
+        exc,
+        retry,
+        failure=failure,
+        idempotent=bool(getattr(provider, "idempotent_retries", False)),
+        delivery=run.bridge.delivery,
+        tainted=run.ambiguous is not None,
+        rand=settings.random(),
+    )
+    if decision.action == "retry":
+        if decision.delay > 0:
+            yield Sleep(decision.delay)
+        return None, decision.retry, True
+    if decision.action == "stop":
+        run.stopped = exc
+    return None, decision.retry, False
 
 
 _NOT_FOUND: Any = object()

@@ -86,15 +86,20 @@ class Failover:
     def __init__(self, members: Sequence[Member]) -> None:
         if not members:
             raise ConfigError("a routing policy needs at least one provider", variable="providers")
+        from smsbridge.providers._base import Provider
+
         parts = [_member(m) for m in members]
         self._expand = tuple(p[0] for p in parts)
         self._providers = tuple(p[1] for p in parts)
         self.members: tuple[Any, ...] = tuple(p[2] for p in parts)
+        # The common case, a list of providers, skips the general expansion (it is per message).
+        flat = all(isinstance(m, Provider) for m in self.members)
+        self._flat: tuple[Provider, ...] | None = tuple(_unique([self.members])) if flat else None
 
     def candidates(self, message: OutboundMessage) -> list[Provider]:
         """Members in order, nested policies expanded, providers that cannot send it skipped."""
-        if len(self._expand) == 1:
-            return self._expand[0](message)
+        if self._flat is not None:
+            return [p for p in self._flat if p.can_send(message)]
         return list(_unique(expand(message) for expand in self._expand))
 
     def providers(self) -> Iterator[Provider]:

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from smsbridge._errors import ConfigError
-from smsbridge.routing._breaker import CircuitBreaker
+from smsbridge.routing._breaker import BreakerRuntime, CircuitBreaker
 from smsbridge.routing._observe import Hooks
 from smsbridge.routing._retry import Retry
 from smsbridge.stores._degrade import DegradeOpen
@@ -90,6 +90,10 @@ class RoutingSettings:
     async_sleep: Callable[[float], Awaitable[None]] = _anyio_sleep
     random: Callable[[], float] = _random.random
     breaker_guard: DegradeOpen = field(default_factory=lambda: DegradeOpen("circuit breaker"))
+    breaker_runtime: BreakerRuntime = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.breaker_runtime = BreakerRuntime(self.breaker_guard, self.hooks.breaker)
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> RoutingSettings:
