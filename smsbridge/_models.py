@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from smsbridge._errors import Failure, SmsBridgeError
 
@@ -149,6 +149,20 @@ class Attempt(_Frozen):
     def ok(self) -> bool:
         """True when this attempt sent the message."""
         return self.error is None
+
+    @field_serializer("error")
+    def _error_as_data(self, error: SmsBridgeError | None) -> dict[str, Any] | None:
+        # Exceptions are not JSON: dump the fields an operator reads (never secrets).
+        if error is None:
+            return None
+        return {
+            "code": error.code,
+            "failure": error.failure,
+            "message": error.message,
+            "provider_code": error.provider_code,
+            "http_status": error.http_status,
+            "retry_after": error.retry_after,
+        }
 
 
 class SendResult(_Frozen):

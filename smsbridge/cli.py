@@ -122,7 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
     emulator.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     emulator.add_argument("--port", type=int, default=8787, help="port (default 8787; 0 = any)")
     emulator.add_argument("--twilio-account-sid", help="account SID the emulator accepts")
-    emulator.add_argument("--twilio-auth-token", help="auth token the emulator accepts and signs with")
+    emulator.add_argument(
+        "--twilio-auth-token", help="auth token the emulator accepts and signs with"
+    )
     emulator.add_argument("--telnyx-api-key", help="API key the emulator accepts")
     emulator.add_argument(
         "--progress-delay", type=float, default=1.0, help="seconds between status steps"

@@ -1,0 +1,48 @@
+"""``smsbridge emulator``: run the provider emulator in the foreground until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import threading
+
+__all__ = ["run_emulator"]
+
+
+def run_emulator(args: argparse.Namespace, *, stop: threading.Event | None = None) -> int:
+    """Start the emulator, print how to point an application at it, wait for Ctrl-C."""
+    from smsbridge.testing._emulator import Emulator
+
+    kwargs: dict[str, object] = {
+        "host": args.host,
+        "port": args.port,
+        "progress_delay": args.progress_delay,
+    }
+    for option in ("twilio_account_sid", "twilio_auth_token", "telnyx_api_key"):
+        value = getattr(args, option, None)
+        if value:
+            kwargs[option] = value
+    emulator = Emulator(**kwargs)  # type: ignore[arg-type]
+    with emulator:
+        print(f"smsbridge emulator listening on {emulator.url} (control API under /_emulator/)")
+        print("Point an application at it with:")
+        print("  export SMSBRIDGE_PROVIDERS=twilio,telnyx")
+        print(f"  export TWILIO_BASE_URL={emulator.url}")
+        print(f"  export TWILIO_ACCOUNT_SID={emulator.twilio_account_sid}")
+        print(f"  export TWILIO_AUTH_TOKEN={emulator.twilio_auth_token}")
+        print("  export TWILIO_FROM=+15005550006")
+        print(f"  export TELNYX_BASE_URL={emulator.url}")
+        print(f"  export TELNYX_API_KEY={emulator.telnyx_api_key}")
+        print(f"  export TELNYX_PUBLIC_KEY={emulator.telnyx_public_key}")
+        print("  export TELNYX_FROM=+15005550007")
+        print(
+            f"Per-provider listeners (a 'refuse' fault closes them): twilio {emulator.twilio_url}"
+            f", telnyx {emulator.telnyx_url}"
+        )
+        print("Press Ctrl-C to stop.", flush=True)
+        waiter = stop or threading.Event()
+        try:
+            while not waiter.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            print("stopping")
+    return 0
