@@ -57,7 +57,7 @@ def _telnyx_body(index: int) -> bytes:
     event = copy.deepcopy(_TELNYX_TEMPLATE)
     event["data"]["id"] = f"b301ed3f-1490-491f-995f-{index:012d}"
     payload = event["data"]["payload"]
-    payload["text"] = _TEXT * 3
+    payload["text"] = (_TEXT * 3)[:590]
     payload["parts"] = 4
     payload["tags"] = ["tenant", "maintenance"]
     return json.dumps(event, separators=(",", ":")).encode()

@@ -286,6 +286,20 @@ def test_parse_form_on_any_bytes(data: bytes) -> None:
     assert parse_form(data) == expected
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="%0123456789aAfFgG=&+\\xé\x00 ", max_size=40))
+def test_parse_form_on_escape_heavy_text(text: str) -> None:
+    """Bodies dense in percent escapes, backslashes and NULs decode exactly as parse_qsl does."""
+    data = text.encode()
+    try:
+        expected = parse_qsl(text, keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        with pytest.raises(MalformedWebhook):
+            parse_form(data)
+        return
+    assert parse_form(data) == expected
+
+
 def _events() -> list[Any]:
     twilio = both()
     params = [

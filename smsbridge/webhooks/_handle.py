@@ -7,10 +7,10 @@ everything except the store calls.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 import weakref
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -37,8 +37,7 @@ log = logging.getLogger("smsbridge.webhooks")
 MAX_HEADER_CHARS = 64 * 1024
 _FORM = "application/x-www-form-urlencoded"
 
-_PROVIDERS: weakref.WeakKeyDictionary[Any, tuple[Any, dict[str, tuple[Any, ...]]]]
-_PROVIDERS = weakref.WeakKeyDictionary()
+_KEYS: weakref.WeakKeyDictionary[Any, _Keys] = weakref.WeakKeyDictionary()
 
 
 def detect(request: WebhookRequest) -> str:
@@ -70,21 +69,39 @@ def detect(request: WebhookRequest) -> str:
     raise UnknownProvider("the request matches neither Twilio nor Telnyx webhooks")
 
 
-def _by_name(bridge: Any) -> dict[str, tuple[Any, ...]]:
+class _Keys:
+    """A bridge's providers by name with their verification keys, prepared once per policy."""
+
+    __slots__ = ("__weakref__", "by_name", "policy", "telnyx", "twilio")
+
+    def __init__(self, policy: Any, providers: Iterable[Any]) -> None:
+        grouped: dict[str, list[Any]] = {}
+        for provider in providers:
+            grouped.setdefault(provider.name, []).append(provider)
+        self.policy = policy
+        self.by_name = {name: tuple(found) for name, found in grouped.items()}
+        self.twilio = [keys_for(p) for p in self.by_name.get("twilio", ())]
+        telnyx = self.by_name.get("telnyx", ())
+        # Kept beside the raw key object so a replaced public_key_bytes is noticed.
+        self.telnyx = [(p, p.public_key_bytes, verify_key_for(p)) for p in telnyx]
+
+    def telnyx_keys(self) -> list[bytes | None]:
+        """The Telnyx keys, rebuilt for any provider whose key was replaced."""
+        return [
+            key if provider.public_key_bytes is raw else verify_key_for(provider)
+            for provider, raw, key in self.telnyx
+        ]
+
+
+def _keys(bridge: Any) -> _Keys:
     policy = getattr(bridge, "policy", None)
     try:
-        cached = _PROVIDERS.get(bridge)
-    except TypeError:
-        cached = None
-    if cached is not None and cached[0] is policy and policy is not None:
-        return cached[1]
-    grouped: dict[str, list[Any]] = {}
-    for provider in bridge.providers:
-        grouped.setdefault(provider.name, []).append(provider)
-    result = {name: tuple(found) for name, found in grouped.items()}
-    with contextlib.suppress(TypeError):
-        _PROVIDERS[bridge] = (policy, result)
-    return result
+        cached = _KEYS.get(bridge)
+    except TypeError:  # not weak-referenceable: prepare every time
+        return _Keys(policy, bridge.providers)
+    if cached is None or cached.policy is not policy or policy is None:
+        cached = _KEYS[bridge] = _Keys(policy, bridge.providers)
+    return cached
 
 
 def _clock(bridge: Any) -> float:
@@ -108,8 +125,8 @@ def prepare(bridge: Any, request: WebhookRequest) -> Parsed:
     if request.headers.size + len(request.url) > MAX_HEADER_CHARS:
         raise PayloadTooLarge("webhook headers and URL are over the size limit")
     name = detect(request)
-    candidates = _by_name(bridge).get(name)
-    if not candidates:
+    keys = _keys(bridge)
+    if name not in keys.by_name:
         raise UnknownProvider(f"a {name} webhook arrived but no {name} provider is configured")
     try:
         url = public_url_for(bridge, request)
@@ -117,14 +134,14 @@ def prepare(bridge: Any, request: WebhookRequest) -> Parsed:
         raise MalformedWebhook("forwarded headers do not form a URL") from None
     now = _clock(bridge)
     if name == "twilio":
-        _, params = verify_twilio([keys_for(p) for p in candidates], request, url)
+        _, params = verify_twilio(keys.twilio, request, url)
         when = datetime.fromtimestamp(now, timezone.utc)
         token = request.headers.first("i-twilio-idempotency-token")
         if params is None:
             return parse_twilio_json(request.body, url, token, when)
         return parse_twilio_form(params, url, token, when)
-    keys = [verify_key_for(p) for p in candidates]
-    verify_telnyx(keys, request, now, getattr(bridge, "webhook_tolerance", 300.0))
+    tolerance = getattr(bridge, "webhook_tolerance", 300.0)
+    verify_telnyx(keys.telnyx_keys(), request, now, tolerance)
     return parse_telnyx(request.body, url)
 
 

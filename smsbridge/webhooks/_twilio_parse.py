@@ -9,7 +9,6 @@ CloudEvent or a list of them: ``com.twilio.messaging.message.<status>`` and
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -22,6 +21,7 @@ from smsbridge.webhooks._common import (
     Parsed,
     build,
     event_error,
+    load_json,
     opt_out_from_text,
     parse_iso,
     reference_from,
@@ -204,7 +204,7 @@ def parse_twilio_json(body: bytes, url: str, token: str | None, now: datetime) -
         MalformedWebhook: not JSON, or not messaging CloudEvents.
     """
     try:
-        document = json.loads(body)
+        document = load_json(body)
     except (ValueError, RecursionError):
         raise MalformedWebhook("Twilio JSON body is not valid JSON", provider=NAME) from None
     items = document if isinstance(document, list) else [document]
