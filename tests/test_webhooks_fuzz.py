@@ -50,7 +50,7 @@ TWILIO_STATUS = [
     ("From", "+13125550100"),
     ("RawDlrDoneDate", "2405141532"),
 ]
-TELNYX_FINALIZED = {
+TELNYX_FINALIZED: dict[str, Any] = {
     "data": {
         "event_type": "message.finalized",
         "id": "4ee8c3a6-4995-4309-a3c6-38e3db9ea4be",
@@ -68,7 +68,7 @@ TELNYX_FINALIZED = {
     },
     "meta": {"attempt": 1},
 }
-TELNYX_RECEIVED = {
+TELNYX_RECEIVED: dict[str, Any] = {
     "data": {
         "event_type": "message.received",
         "id": "b301ed3f-1490-491f-995f-6e64e69674d4",
@@ -344,17 +344,21 @@ def test_arbitrary_requests_never_raise_anything_else(
 
 
 # -- the explicit table --------------------------------------------------------------------------
-def _with(request: WebhookRequest, **changes: Any) -> WebhookRequest:
-    values = {
-        "method": request.method,
-        "url": request.url,
-        "headers": list(request.headers.raw()),
-        "body": request.body,
-        "remote_addr": request.remote_addr,
-    }
-    values.update(changes)
+def _with(
+    request: WebhookRequest,
+    *,
+    url: str | None = None,
+    headers: list[tuple[str, str]] | None = None,
+    body: bytes | None = None,
+    remote_addr: str | None = None,
+) -> WebhookRequest:
+    """``request`` with some parts replaced."""
     return WebhookRequest(
-        values["method"], values["url"], values["headers"], values["body"], values["remote_addr"]
+        request.method,
+        request.url if url is None else url,
+        list(request.headers.raw()) if headers is None else headers,
+        request.body if body is None else body,
+        request.remote_addr if remote_addr is None else remote_addr,
     )
 
 
@@ -368,7 +372,7 @@ def _telnyx_headers(**override: str) -> list[tuple[str, str]]:
     return [("Content-Type", "application/json"), *base.items()]
 
 
-NASTY: list[tuple[str, Callable[[], WebhookRequest], str]] = [
+NASTY: list[tuple[str, Callable[[], WebhookRequest], str | None]] = [
     ("empty request", lambda: WebhookRequest("POST", "", {}, b""), "unknown_provider"),
     (
         "plain text",
