@@ -1,0 +1,301 @@
+"""The ``smsbridge`` command line, driven through real subprocesses over loopback HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from smsbridge.testing import Emulator, sign_twilio
+
+TWILIO_FROM = "+15005550006"
+TELNYX_FROM = "+15005550007"
+HANDSET = "+14155552671"
+
+
+def run(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m smsbridge ARGS`` and capture its output."""
+    return subprocess.run(
+        [sys.executable, "-m", "smsbridge", *args],
+        env=env if env is not None else clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def clean_env() -> dict[str, str]:
+    """The environment without any provider settings of the machine running the tests."""
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TWILIO_", "TELNYX_", "SMSBRIDGE_"))
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def emu() -> Iterator[Emulator]:
+    with Emulator(progress_delay=0.05) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def env(emu: Emulator) -> dict[str, str]:
+    emu.reset()
+    return {
+        **clean_env(),
+        "SMSBRIDGE_PROVIDERS": "twilio,telnyx",
+        "TWILIO_ACCOUNT_SID": emu.twilio_account_sid,
+        "TWILIO_AUTH_TOKEN": emu.twilio_auth_token,
+        "TWILIO_FROM": TWILIO_FROM,
+        "TWILIO_BASE_URL": emu.twilio_url,
+        "TELNYX_API_KEY": emu.telnyx_api_key,
+        "TELNYX_PUBLIC_KEY": emu.telnyx_public_key,
+        "TELNYX_FROM": TELNYX_FROM,
+        "TELNYX_BASE_URL": emu.telnyx_url,
+    }
+
+
+@pytest.mark.parametrize(
+    "command",
+    [(), ("send",), ("serve",), ("emulator",), ("demo",), ("webhook",), ("webhook", "check")],
+)
+def test_every_command_has_help(command: tuple[str, ...]) -> None:
+    """``--help`` on each command prints its usage and exits 0."""
+    result = run(*command, "--help")
+    assert result.returncode == 0
+    assert "usage: smsbridge" in result.stdout
+
+
+def test_no_command_prints_help_and_exits_2() -> None:
+    """Running without a command shows the commands and exits with the usage code."""
+    result = run()
+    assert result.returncode == 2
+    assert "demo" in result.stdout
+    assert "emulator" in result.stdout
+
+
+def test_send_prints_the_result(env: dict[str, str], emu: Emulator) -> None:
+    """send uses Bridge.from_env, reaches the emulator and prints one line about the result."""
+    result = run("send", "--to", "(415) 555-2671", "--region", "US", "--body", "hello", env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("sent via twilio: id=SM")
+    assert [m["to"] for m in emu.messages("twilio")] == [HANDSET]
+
+
+def test_send_json_is_a_send_result(env: dict[str, str], emu: Emulator) -> None:
+    """send --json prints the SendResult as JSON, from the named provider."""
+    result = run("send", "--to", HANDSET, "--body", "hi", "--provider", "telnyx", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["provider"] == "telnyx"
+    assert data["from_"] == TELNYX_FROM
+    assert data["attempts"][0]["error"] is None
+    assert len(emu.messages("telnyx")) == 1
+    assert emu.messages("twilio") == []
+
+
+def test_send_media_makes_an_mms(env: dict[str, str], emu: Emulator) -> None:
+    """Repeated --media flags become the message's media URLs."""
+    result = run(
+        "send",
+        "--to",
+        HANDSET,
+        "--media",
+        "https://e.test/a.jpg",
+        "--media",
+        "https://e.test/b.png",
+        "--provider",
+        "twilio",
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    (message,) = emu.messages("twilio")
+    assert message["media_urls"] == ["https://e.test/a.jpg", "https://e.test/b.png"]
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("--to", "12", "--body", "x"), "invalid_phone_number"),
+        (("--to", "+1 415 555", "--body", "x"), "invalid_phone_number"),
+        (("--to", HANDSET, "--body", "x" * 1601), "message_too_long"),
+        (("--to", HANDSET, "--body", "x", "--provider", "nexmo"), "config"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    env: dict[str, str], args: tuple[str, ...], needle: str
+) -> None:
+    """A bad number, an oversized body or an unknown provider is one clear line, exit 2."""
+    result = run("send", *args, env=env)
+    assert result.returncode == 2
+    assert needle in result.stderr
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_missing_variable_names_it(env: dict[str, str]) -> None:
+    """A missing setting names the variable, without a traceback, exit 2."""
+    del env["TWILIO_AUTH_TOKEN"]
+    result = run("send", "--to", HANDSET, "--body", "x", env=env)
+    assert result.returncode == 2
+    assert "TWILIO_AUTH_TOKEN" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_unreachable_endpoint_is_exit_3(env: dict[str, str]) -> None:
+    """A provider nobody listens for is reported in one line with the unreachable code."""
+    dead = f"http://127.0.0.1:{free_port()}"
+    env.update({"SMSBRIDGE_PROVIDERS": "twilio", "TWILIO_BASE_URL": dead})
+    result = run("send", "--to", HANDSET, "--body", "x", env=env)
+    assert result.returncode == 3
+    assert "provider_unavailable" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_provider_rejection_is_exit_1(env: dict[str, str], emu: Emulator) -> None:
+    """An opted-out recipient is a failed send (exit 1) naming the stable code."""
+    emu.opt_out("twilio", HANDSET)
+    env["SMSBRIDGE_PROVIDERS"] = "twilio"
+    result = run("send", "--to", HANDSET, "--body", "x", env=env)
+    assert result.returncode == 1
+    assert "opted_out" in result.stderr
+
+
+def test_debug_shows_the_traceback(env: dict[str, str]) -> None:
+    """--debug lets the exception through for a developer to read."""
+    result = run("--debug", "send", "--to", "12", "--body", "x", env=env)
+    assert result.returncode != 0
+    assert "Traceback" in result.stderr
+
+
+def test_emulator_command_serves_both_providers(tmp_path: Path) -> None:
+    """The emulator command prints its settings and answers the control API until interrupted."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "smsbridge", "emulator", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=clean_env(),
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert f"http://127.0.0.1:{port}" in first
+        lines = [proc.stdout.readline() for _ in range(10)]
+        assert any("TELNYX_PUBLIC_KEY=" in line for line in lines)
+        info = httpx.get(f"http://127.0.0.1:{port}/_emulator/info", timeout=5).json()
+        assert info["twilio"]["account_sid"].startswith("AC")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+
+
+def test_serve_prints_verified_events(env: dict[str, str], emu: Emulator) -> None:
+    """serve verifies inbound webhooks from both providers and prints each as a JSON line."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "smsbridge", "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    hook = f"http://127.0.0.1:{port}/sms/webhook"
+    try:
+        deadline = time.monotonic() + 20
+        while True:  # wait until uvicorn listens
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "serve did not start"
+                time.sleep(0.1)
+        for provider, number in (("twilio", TWILIO_FROM), ("telnyx", TELNYX_FROM)):
+            emu.set_webhook(provider, "*", hook)
+            answer = emu.inbound(provider, from_=HANDSET, to=number, text=f"hi {provider}")
+            assert answer["status_code"] == 200
+        forged = httpx.post(
+            hook,
+            data={"MessageSid": "SM" + "0" * 32, "Body": "x"},
+            headers={"X-Twilio-Signature": "AAAA"},
+        )
+        assert forged.status_code == 403
+        assert proc.stdout is not None
+        events = [json.loads(proc.stdout.readline()) for _ in range(2)]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    assert {(e["kind"], e["provider"], e["text"]) for e in events} == {
+        ("inbound", "twilio", "hi twilio"),
+        ("inbound", "telnyx", "hi telnyx"),
+    }
+
+
+def test_webhook_check_through_the_command_line(tmp_path: Path, env: dict[str, str]) -> None:
+    """webhook check says which public URL the provider signed, exit 1 for the captured one."""
+    public = "https://public.example.com/sms/webhook"
+    params = {"MessageSid": "SM" + "1" * 32, "Body": "hello", "From": HANDSET}
+    signature = sign_twilio(public, params, auth_token=env["TWILIO_AUTH_TOKEN"])
+    body = tmp_path / "body"
+    body.write_bytes(httpx.QueryParams(params).__str__().encode())
+    args = (
+        "webhook",
+        "check",
+        "--url",
+        "http://internal:8000/sms/webhook",
+        "-H",
+        "Content-Type: application/x-www-form-urlencoded",
+        "-H",
+        "X-Forwarded-Proto: https",
+        "-H",
+        "X-Forwarded-Host: public.example.com",
+        "-H",
+        f"X-Twilio-Signature: {signature['X-Twilio-Signature']}",
+        "--body-file",
+        str(body),
+    )
+    result = run(*args, env=env)
+    assert result.returncode == 1
+    assert "https://public.example.com" in result.stdout
+    ok = run(*args, "--public-url", "https://public.example.com", env=env)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+
+
+def test_demo_runs_end_to_end() -> None:
+    """The offline demo shows every step and exits 0."""
+    result = run("demo", "--fast", timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "every step behaved as shown" in out
+    assert "✗" not in out
+    for needle in (
+        "sent via twilio",
+        "sent via telnyx from +15005550007",
+        "callback verified",
+        "inbound from +14155552671",
+        "opted_out (rejected)",
+        "(ambiguous)",
+        "403 invalid_signature",
+        "exactly once",
+    ):
+        assert needle in out, needle
