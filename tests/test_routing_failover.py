@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import random
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,13 +13,15 @@ from _routing_kit import TELNYX_FROM, TO, TWILIO_FROM, Counter, emulator, telnyx
 from smsbridge import (
     AllProvidersFailed,
     Bridge,
+    ConfigError,
     InvalidRecipient,
     OptedOut,
+    OutboundMessage,
     ProviderUnavailable,
     SenderConfig,
 )
-from smsbridge.providers import Capabilities
-from smsbridge.routing import Retry
+from smsbridge.providers import Capabilities, Twilio
+from smsbridge.routing import ByCountry, Retry, Weighted
 from smsbridge.testing._emulator import Emulator
 
 __all__ = ["emulator"]
@@ -289,3 +292,34 @@ async def test_async_failover_and_ambiguous_stop(emu: Emulator) -> None:
         assert caught.value.failure == "ambiguous"
     assert counter.sends("telnyx") == 1
     assert slept == []
+
+
+def test_by_country_real_sends_reach_different_providers(emu: Emulator) -> None:
+    """Through the emulator, +44 goes out through Telnyx and +1 through Twilio."""
+    counter = Counter(emu)
+    bridge = Bridge(ByCountry({"GB": telnyx(emu), "US": twilio(emu)}), http_client=counter.client())
+    assert bridge.send(to="+442079460018", body="hello UK").provider == "telnyx"
+    assert bridge.send(to=TO, body="hello US").provider == "twilio"
+    assert [m["to"] for m in emu.messages("telnyx")] == ["+442079460018"]
+    assert [m["to"] for m in emu.messages("twilio")] == [TO]
+
+
+def test_weighted_real_sends_follow_the_seeded_draws(emu: Emulator) -> None:
+    """Real sends through Weighted go where an identically seeded policy says they go."""
+    tw, tx = twilio(emu), telnyx(emu)
+    expected = Weighted({tw: 1, tx: 1}, random=random.Random(5))
+    predicted = [expected.candidates(OutboundMessage(to=TO, body="x"))[0].name for _ in range(12)]
+    bridge = Bridge(
+        Weighted({tw: 1, tx: 1}, random=random.Random(5)), http_client=Counter(emu).client()
+    )
+    sent = [bridge.send(to=TO, body=f"n{i}").provider for i in range(12)]
+    assert sent == predicted
+    assert {"twilio", "telnyx"} == set(sent)
+    assert len(emu.messages("twilio")) == sent.count("twilio")
+
+
+def test_unknown_bridge_option_is_a_config_error() -> None:
+    """A misspelt routing option fails when the bridge is built, naming the option."""
+    with pytest.raises(ConfigError) as caught:
+        Bridge(Twilio("AC" + "0" * 32, "token", from_=TWILIO_FROM), retries=3)
+    assert caught.value.variable == "retries"
