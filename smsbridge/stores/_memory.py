@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import threading
 import time
 from collections.abc import Callable
@@ -23,7 +24,9 @@ class MemoryStore:
         self._data: dict[str, tuple[str, float | None]] = {}
         self._lock = threading.Lock()
         self._clock = clock
-        self._ops = 0
+        # (expiry, key) for every TTL set; popped as time passes, so expired keys leave the
+        # dict in O(log n) per write instead of piling up (webhook ids arrive by the million).
+        self._expiries: list[tuple[float, str]] = []
 
     def _live(self, key: str, now: float) -> str | None:
         item = self._data.get(key)
@@ -36,11 +39,17 @@ class MemoryStore:
         return value
 
     def _put(self, key: str, value: str, ttl: float | None, now: float) -> None:
-        self._data[key] = (value, None if ttl is None else now + ttl)
-        self._ops += 1
-        if self._ops % 1024 == 0:  # amortised sweep so expired keys do not pile up
-            for k in [k for k, (_, exp) in self._data.items() if exp is not None and exp <= now]:
-                del self._data[k]
+        expires = None if ttl is None else now + ttl
+        self._data[key] = (value, expires)
+        if expires is not None:
+            heapq.heappush(self._expiries, (expires, key))
+        expiries = self._expiries
+        while expiries and expiries[0][0] <= now:
+            when, old = heapq.heappop(expiries)
+            item = self._data.get(old)
+            # The key may have been set again since: only drop it if this expiry is its own.
+            if item is not None and item[1] == when:
+                del self._data[old]
 
     def claim(self, key: str, value: str, ttl: float | None) -> bool:
         """Set ``key`` only if absent; True when this caller got it."""
