@@ -7,8 +7,10 @@ Webhooks come in through :meth:`Bridge.handle_webhook`.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
@@ -58,6 +60,8 @@ class Bridge:
         webhook_tolerance: seconds a Telnyx webhook timestamp may be from now.
         max_body_size: largest webhook body accepted, in bytes (413 beyond).
         dedupe_ttl: how long webhook de-duplication and status ordering remember a message.
+        clock: wall-clock seconds, against which webhook timestamps are checked (injectable
+            for tests).
         **options: routing settings (``retry``, ``breaker``, ``idempotency_ttl``,
             ``idempotency_wait``, ``reconcile``, ``any_sender``, ``on_attempt``,
             ``on_failover``, ``on_breaker_change``, ``sleep``, ...), documented in
@@ -79,6 +83,7 @@ class Bridge:
         webhook_tolerance: float = 300.0,
         max_body_size: int = 1 << 20,
         dedupe_ttl: float = 86_400.0,
+        clock: Callable[[], float] = time.time,
         **options: Any,
     ) -> None:
         from smsbridge.routing import as_policy
@@ -98,9 +103,25 @@ class Bridge:
             )
         self.delivery: Delivery = delivery
         self.trusted_proxies = tuple(trusted_proxies)
+        for proxy in self.trusted_proxies:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ConfigError(
+                    f"trusted_proxies entry {proxy!r} is not an IP address or CIDR network",
+                    variable="trusted_proxies",
+                ) from None
+        for name, value in (
+            ("webhook_tolerance", webhook_tolerance),
+            ("max_body_size", max_body_size),
+            ("dedupe_ttl", dedupe_ttl),
+        ):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ConfigError(f"{name} must be a positive number", variable=name)
         self.webhook_tolerance = float(webhook_tolerance)
         self.max_body_size = int(max_body_size)
         self.dedupe_ttl = float(dedupe_ttl)
+        self.clock = clock
         self.options = dict(options)
         from smsbridge.routing._settings import RoutingSettings
 

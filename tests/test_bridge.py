@@ -25,7 +25,7 @@ from smsbridge import (
 )
 from smsbridge.providers import Telnyx, Twilio
 from smsbridge.providers._base import Provider
-from smsbridge.testing import Emulator
+from smsbridge.testing import Emulator, RecordingProvider
 
 TWILIO_FROM = "+13125550100"
 TELNYX_FROM = "+13125550101"
@@ -639,3 +639,33 @@ def test_reprs_hide_secrets(emu: Emulator) -> None:
         for secret in secrets:
             assert secret not in text
     assert "twilio" in repr(sms)
+
+
+@pytest.mark.parametrize("proxy", ["proxy.internal", "10.0.0.0/33", ""])
+def test_bad_trusted_proxy_is_a_config_error_at_start(proxy: str) -> None:
+    """A trusted_proxies entry that is not an address or network fails when the bridge is built."""
+    with pytest.raises(ConfigError) as info:
+        Bridge(RecordingProvider(), trusted_proxies=[proxy])
+    assert info.value.variable == "trusted_proxies"
+
+
+@pytest.mark.parametrize("name", ["webhook_tolerance", "max_body_size", "dedupe_ttl"])
+@pytest.mark.parametrize("value", [0, -1, float("nan"), "5", True])
+def test_webhook_numbers_must_be_positive(name: str, value: Any) -> None:
+    """Webhook limits must be positive numbers, named in the error."""
+    with pytest.raises(ConfigError) as info:
+        Bridge(RecordingProvider(), **{name: value})
+    assert info.value.variable == name
+
+
+def test_clock_decides_telnyx_staleness() -> None:
+    """The bridge's clock is what a Telnyx timestamp is compared with."""
+    from smsbridge import StaleWebhook, WebhookRequest
+    from smsbridge.testing import make_telnyx_keypair, sign_telnyx
+
+    pair = make_telnyx_keypair(b"\x01" * 32)
+    body = b'{"data":{"event_type":"message.received","id":"e1","payload":{}}}'
+    headers = sign_telnyx(body, signing_key=pair, timestamp=1_000_000)
+    sms = Bridge(Telnyx("KEY1", public_key=pair.public_key_b64), clock=lambda: 1_000_301.0)
+    with pytest.raises(StaleWebhook):
+        sms.handle_webhook(WebhookRequest("POST", "https://a.test/hook", headers, body))
