@@ -265,7 +265,24 @@ class WebhookHandler:
                 extra=_context(outcome),
             )
 
-    # -- sync frameworks (Flask, Django) -------------------------------------------------
+    # -- sync frameworks (Flask, Django, the standard library's server) -------------------
+    def handle_stream(
+        self,
+        method: str,
+        url: str,
+        headers: list[tuple[str, str]],
+        read: Callable[[int], bytes],
+        remote_addr: str | None,
+    ) -> WebhookResponse:
+        """Read the raw body through ``read`` (never past the size limit) and handle it."""
+        limit = self.max_body_size
+        error = content_length_error(headers, limit)
+        # The raw stream, never a parsed form: the signature covers the exact bytes.
+        body = None if error else read_limited(read, limit)
+        if body is None:
+            return error_to_response(error or too_large(limit))
+        return self.handle_sync(build_request(method, url, headers, body, remote_addr))
+
     def handle_sync(self, request: WebhookRequest) -> WebhookResponse:
         """Verify ``request``, run the callback as the mode says, return the answer."""
         try:

@@ -26,11 +26,6 @@ from ._common import (
     Mode,
     OnEvent,
     WebhookHandler,
-    build_request,
-    content_length_error,
-    error_to_response,
-    read_limited,
-    too_large,
     wsgi_url,
 )
 
@@ -78,17 +73,13 @@ def webhook_view(
     handler = WebhookHandler(bridge, on_event, mode=mode, timeout=timeout)
 
     def smsbridge_webhook(request: HttpRequest) -> HttpResponse:
-        headers = list(request.headers.items())
-        limit = handler.max_body_size
-        error = content_length_error(headers, limit)
-        # The raw stream, never request.POST: the signature covers the exact bytes.
-        body = None if error else read_limited(request.read, limit)
-        if body is None:
-            return _to_django(error_to_response(error or too_large(limit)))
         url = wsgi_url(request.scheme or "http", request.get_host(), request.META)
         remote = request.META.get("REMOTE_ADDR") or None
-        webhook = build_request(request.method or "POST", url, headers, body, remote)
-        return _to_django(handler.handle_sync(webhook))
+        headers = list(request.headers.items())
+        response = handler.handle_stream(
+            request.method or "POST", url, headers, request.read, remote
+        )
+        return _to_django(response)
 
     view: Any = csrf_exempt(require_http_methods(list(METHODS))(smsbridge_webhook))
     view.handler = handler

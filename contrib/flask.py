@@ -25,11 +25,6 @@ from ._common import (
     Mode,
     OnEvent,
     WebhookHandler,
-    build_request,
-    content_length_error,
-    error_to_response,
-    read_limited,
-    too_large,
     wsgi_url,
 )
 
@@ -75,16 +70,12 @@ def webhook_view(
 
     def smsbridge_webhook() -> flask.Response:
         request = flask.request
-        headers = list(request.headers.items())
-        limit = handler.max_body_size
-        error = content_length_error(headers, limit)
-        # The raw stream, never request.form or get_json: the signature covers exact bytes.
-        body = None if error else read_limited(request.stream.read, limit)
-        if body is None:
-            return _to_flask(error_to_response(error or too_large(limit)))
         url = wsgi_url(request.scheme, request.host, request.environ)
-        webhook = build_request(request.method, url, headers, body, request.remote_addr)
-        return _to_flask(handler.handle_sync(webhook))
+        headers = list(request.headers.items())
+        response = handler.handle_stream(
+            request.method, url, headers, request.stream.read, request.remote_addr
+        )
+        return _to_flask(response)
 
     view: Any = smsbridge_webhook
     view.handler = handler

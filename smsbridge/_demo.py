@@ -293,8 +293,8 @@ def run_demo(args: argparse.Namespace) -> int:
                     _ambiguous_step(t, sms, emulator)
                     _forgery_step(t, hook)
                     _replay_step(t, hook, emulator.twilio_auth_token, events)
-                except SmsBridgeError as exc:
-                    t.check(False, f"unexpected error: {exc}")
+                except (SmsBridgeError, httpx.HTTPError) as exc:
+                    t.check(False, f"unexpected error: {type(exc).__name__}: {exc}")
         finally:
             endpoint.stop()
     print(file=t.out)

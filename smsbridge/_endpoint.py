@@ -1,8 +1,9 @@
 """A dependency-free webhook endpoint on the standard library's HTTP server.
 
-It backs ``smsbridge demo`` and ``smsbridge serve`` when uvicorn is not installed: every request
-becomes a :class:`~smsbridge.WebhookRequest`, goes through :meth:`Bridge.handle_webhook`, and
-the outcome's response goes back. Verified, non-duplicate events go to ``on_event``.
+It backs ``smsbridge demo``, which must run on the core install alone (no uvicorn): requests go
+through the same :class:`~smsbridge.contrib._common.WebhookHandler` as the framework adapters,
+in inline mode, so verified, non-duplicate events go to ``on_event`` and a string it returns is
+the reply.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
-from smsbridge._errors import WebhookError
-
 if TYPE_CHECKING:
     from smsbridge._bridge import Bridge
+    from smsbridge.contrib._common import WebhookHandler
     from smsbridge.webhooks import WebhookOutcome
 
 __all__ = ["WebhookEndpoint"]
@@ -45,7 +45,7 @@ class WebhookEndpoint:
     ) -> None:
         self.bridge = bridge
         self.on_event = on_event
-        self.rejected: list[WebhookError] = []
+        self._handler: WebhookHandler | None = None
         endpoint = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -90,44 +90,23 @@ class WebhookEndpoint:
         self.stop()
 
     def _serve(self, handler: BaseHTTPRequestHandler) -> None:
-        from smsbridge.webhooks import WebhookRequest, error_response
+        from smsbridge.contrib._common import WebhookHandler
 
         bridge = self.bridge
         if bridge is None:
             handler.send_error(503, "no bridge configured yet")
             return
-        length = handler.headers.get("Content-Length", "0")
-        try:
-            size = int(length)
-        except ValueError:
-            size = -1
-        limit = bridge.max_body_size
-        # Read no more than one byte past the limit: the bridge answers 413 for it.
-        body = handler.rfile.read(min(size, limit + 1)) if size > 0 else b""
+        if self._handler is None or self._handler.bridge is not bridge:
+            self._handler = WebhookHandler(bridge, self._on_event, mode="inline")
         host = handler.headers.get("Host") or self.url.split("://", 1)[1]
-        request = WebhookRequest(
-            method=handler.command,
-            url=f"http://{host}{handler.path}",
-            headers=list(handler.headers.items()),
-            body=body,
-            remote_addr=handler.client_address[0],
+        response = self._handler.handle_stream(
+            handler.command,
+            f"http://{host}{handler.path}",
+            list(handler.headers.items()),
+            _body_reader(handler),
+            handler.client_address[0],
         )
-        try:
-            outcome = bridge.handle_webhook(request)
-        except WebhookError as exc:
-            self.rejected.append(exc)
-            response = error_response(exc)
-        else:
-            response = outcome.response
-            if self.on_event is not None and not (outcome.duplicate or outcome.stale):
-                try:
-                    reply = self.on_event(outcome)
-                except Exception:  # the app's callback must not take the endpoint down
-                    log.exception("on_event callback failed")
-                    reply = None
-                if reply is not None:
-                    response = outcome.reply(reply)
-        if size > limit:
+        if response.status_code == 413:
             handler.close_connection = True  # the rest of an oversized body is never read
         handler.send_response(response.status_code)
         for name, value in response.headers.items():
@@ -135,3 +114,24 @@ class WebhookEndpoint:
         handler.send_header("Content-Length", str(len(response.body)))
         handler.end_headers()
         handler.wfile.write(response.body)
+
+    def _on_event(self, outcome: WebhookOutcome) -> str | None:
+        return self.on_event(outcome) if self.on_event is not None else None
+
+
+def _body_reader(handler: BaseHTTPRequestHandler) -> Callable[[int], bytes]:
+    """``read(n)`` that stops at Content-Length: a keep-alive socket never reaches EOF."""
+    try:
+        remaining = max(0, int(handler.headers.get("Content-Length") or 0))
+    except ValueError:
+        remaining = 0
+
+    def read(size: int) -> bytes:
+        nonlocal remaining
+        if remaining <= 0:
+            return b""
+        chunk = handler.rfile.read(min(size, remaining))
+        remaining -= len(chunk)
+        return chunk if chunk else b""
+
+    return read

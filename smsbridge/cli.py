@@ -209,6 +209,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"smsbridge: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except Exception as exc:  # the promise is one readable line, whatever went wrong
+        if args.debug:
+            raise
+        print(f"smsbridge: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 def _json_line(obj: object) -> str:
