@@ -63,14 +63,29 @@ class Parsed(NamedTuple):
     order_keys: tuple[tuple[str, int] | None, ...]
 
 
-def _set(obj: object, name: str, value: Any) -> None:
-    object.__setattr__(obj, name, value)
+NO_ORDER: tuple[None] = (None,)
+"""``order_keys`` of a webhook with one event that takes no part in ordering."""
+
+
+def new_parsed(
+    provider: str,
+    events: tuple[InboundMessage | StatusEvent, ...],
+    dedupe_key: str,
+    order_keys: tuple[tuple[str, int] | None, ...],
+) -> Parsed:
+    """``Parsed(...)`` without the Python-level ``__new__`` a NamedTuple call runs."""
+    return _new_tuple(Parsed, (provider, events, dedupe_key, order_keys))
+
+
+_new_tuple = tuple.__new__
+_new_object = object.__new__
+_set = object.__setattr__
 
 
 def _build_unchecked(cls: type[M], values: dict[str, Any]) -> M:
     # What ``model_construct`` does, minus its per-field default handling: ``values`` holds
     # every field, in declaration order, already checked by the parser.
-    model = object.__new__(cls)
+    model = _new_object(cls)
     _set(model, "__dict__", values)
     _set(model, "__pydantic_fields_set__", set(values))
     _set(model, "__pydantic_extra__", None)

@@ -7,10 +7,11 @@ everything except the store calls.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import weakref
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -21,7 +22,7 @@ from smsbridge._errors import (
     UnknownProvider,
     WebhookError,
 )
-from smsbridge.webhooks._common import Parsed
+from smsbridge.webhooks._common import NO_ORDER, Parsed
 from smsbridge.webhooks._outcome import WebhookOutcome
 from smsbridge.webhooks._request import WebhookRequest, WebhookResponse
 from smsbridge.webhooks._telnyx import parse_telnyx, verify_key_for, verify_telnyx
@@ -37,7 +38,8 @@ log = logging.getLogger("smsbridge.webhooks")
 MAX_HEADER_CHARS = 64 * 1024
 _FORM = "application/x-www-form-urlencoded"
 
-_KEYS: weakref.WeakKeyDictionary[Any, _Keys] = weakref.WeakKeyDictionary()
+# Per bridge (by id, see _keys): its providers and keys, prepared once.
+_KEYS: dict[int, tuple[weakref.ref[Any], _Keys]] = {}
 
 
 def detect(request: WebhookRequest) -> str:
@@ -48,12 +50,12 @@ def detect(request: WebhookRequest) -> str:
     Raises:
         UnknownProvider: the request looks like neither provider.
     """
-    headers = request.headers._map
+    headers = request.headers._first
     if "x-twilio-signature" in headers:
         return "twilio"
     if "telnyx-signature-ed25519" in headers:
         return "telnyx"
-    ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    ctype = headers.get("content-type", "").split(";", 1)[0].strip().lower()
     body = request.body
     if request.method in ("GET", "HEAD"):
         if "MessageSid=" in request.url or "AccountSid=" in request.url:
@@ -72,7 +74,7 @@ def detect(request: WebhookRequest) -> str:
 class _Keys:
     """A bridge's providers by name with their verification keys, prepared once per policy."""
 
-    __slots__ = ("__weakref__", "by_name", "policy", "telnyx", "twilio")
+    __slots__ = ("by_name", "policy", "telnyx", "telnyx_raw", "twilio")
 
     def __init__(self, policy: Any, providers: Iterable[Any]) -> None:
         grouped: dict[str, list[Any]] = {}
@@ -82,26 +84,39 @@ class _Keys:
         self.by_name = {name: tuple(found) for name, found in grouped.items()}
         self.twilio = [keys_for(p) for p in self.by_name.get("twilio", ())]
         telnyx = self.by_name.get("telnyx", ())
-        # Kept beside the raw key object so a replaced public_key_bytes is noticed.
-        self.telnyx = [(p, p.public_key_bytes, verify_key_for(p)) for p in telnyx]
+        # Kept beside the raw key objects so a replaced public_key_bytes is noticed.
+        self.telnyx_raw = [(p, p.public_key_bytes) for p in telnyx]
+        self.telnyx = [verify_key_for(p) for p in telnyx]
 
     def telnyx_keys(self) -> list[bytes | None]:
         """The Telnyx keys, rebuilt for any provider whose key was replaced."""
-        return [
-            key if provider.public_key_bytes is raw else verify_key_for(provider)
-            for provider, raw, key in self.telnyx
-        ]
+        for provider, raw in self.telnyx_raw:
+            if provider.public_key_bytes is not raw:
+                self.telnyx_raw = [(p, p.public_key_bytes) for p, _ in self.telnyx_raw]
+                self.telnyx = [verify_key_for(p) for p, _ in self.telnyx_raw]
+                break
+        return self.telnyx
+
+
+def _forget(key: int) -> Callable[[object], None]:
+    def forget(_: object) -> None:  # the bridge is gone: so is its entry
+        _KEYS.pop(key, None)
+
+    return forget
 
 
 def _keys(bridge: Any) -> _Keys:
+    # Found by id(), which a WeakKeyDictionary lookup would wrap in a new weak reference per
+    # call; the stored reference proves the id still names this bridge.
     policy = getattr(bridge, "policy", None)
-    try:
-        cached = _KEYS.get(bridge)
-    except TypeError:  # not weak-referenceable: prepare every time
-        return _Keys(policy, bridge.providers)
-    if cached is None or cached.policy is not policy or policy is None:
-        cached = _KEYS[bridge] = _Keys(policy, bridge.providers)
-    return cached
+    entry = _KEYS.get(id(bridge))
+    if entry is not None and entry[0]() is bridge and entry[1].policy is policy:
+        return entry[1]
+    keys = _Keys(policy, bridge.providers)
+    if policy is not None:  # no policy: nothing to tell a change by, prepare every time
+        with contextlib.suppress(TypeError):  # not weak-referenceable: prepare every time
+            _KEYS[id(bridge)] = (weakref.ref(bridge, _forget(id(bridge))), keys)
+    return keys
 
 
 def _clock(bridge: Any) -> float:
@@ -122,21 +137,31 @@ def prepare(bridge: Any, request: WebhookRequest) -> Parsed:
     limit = getattr(bridge, "max_body_size", 1 << 20)
     if len(request.body) > limit:
         raise PayloadTooLarge(f"webhook body is over the {limit}-byte limit")
-    if request.headers.size + len(request.url) > MAX_HEADER_CHARS:
+    headers = request.headers
+    if headers.size + len(request.url) > MAX_HEADER_CHARS:
         raise PayloadTooLarge("webhook headers and URL are over the size limit")
-    name = detect(request)
+    # The signature headers decide at once; detect() only for requests without one.
+    if "x-twilio-signature" in headers._first:
+        name = "twilio"
+    elif "telnyx-signature-ed25519" in headers._first:
+        name = "telnyx"
+    else:
+        name = detect(request)
     keys = _keys(bridge)
     if name not in keys.by_name:
         raise UnknownProvider(f"a {name} webhook arrived but no {name} provider is configured")
-    try:
-        url = public_url_for(bridge, request)
-    except ValueError:
-        raise MalformedWebhook("forwarded headers do not form a URL") from None
+    if getattr(bridge, "public_url", None) or getattr(bridge, "trusted_proxies", None):
+        try:
+            url = public_url_for(bridge, request)
+        except ValueError:
+            raise MalformedWebhook("forwarded headers do not form a URL") from None
+    else:
+        url = request.url
     now = _clock(bridge)
     if name == "twilio":
         _, params = verify_twilio(keys.twilio, request, url)
         when = datetime.fromtimestamp(now, timezone.utc)
-        token = request.headers.first("i-twilio-idempotency-token")
+        token = headers.first("i-twilio-idempotency-token")
         if params is None:
             return parse_twilio_json(request.body, url, token, when)
         return parse_twilio_form(params, url, token, when)
@@ -179,8 +204,9 @@ def handle(bridge: Any, request: WebhookRequest) -> WebhookOutcome:
     try:
         if not store.claim(parsed.dedupe_key, "1", ttl):
             return _outcome(parsed, True, None)
-        if parsed.order_keys == (None,):
-            return _outcome(parsed, False, None)
+        if parsed.order_keys == NO_ORDER:  # the usual inbound message: nothing to order
+            events = parsed.events
+            return WebhookOutcome._make(parsed.provider, events, False, False, (False,))
         flags = tuple(
             False if key is None else _stale(store.advance(key[0], key[1], ttl), key[1])
             for key in parsed.order_keys

@@ -19,6 +19,9 @@ Event = Union["InboundMessage", "StatusEvent"]
 _XML_DECL = b'<?xml version="1.0" encoding="UTF-8"?>'
 _EMPTY_TWIML = _XML_DECL + b"<Response/>"
 _TELNYX_ACK = b'{"ok":true}'
+_JSON = "application/json"
+_XML = "text/xml"
+_new = object.__new__
 # Characters XML 1.0 cannot carry at all, even escaped: dropped from replies.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
@@ -35,12 +38,14 @@ def twiml(text: str | None = None) -> WebhookResponse:
 
 def ack(provider: str) -> WebhookResponse:
     """The plain acknowledgement ``provider`` expects (empty TwiML for Twilio, 200 JSON else)."""
-    response = object.__new__(WebhookResponse)
+    # Built field by field into the instance dict: the frozen dataclass's __init__ goes
+    # through object.__setattr__ per field, and this runs per webhook.
+    response = _new(WebhookResponse)
     if provider == "twilio":
-        headers, body = {"Content-Type": "text/xml"}, _EMPTY_TWIML
+        fields = {"status_code": 200, "headers": {"Content-Type": _XML}, "body": _EMPTY_TWIML}
     else:
-        headers, body = {"Content-Type": "application/json"}, _TELNYX_ACK
-    response.__dict__.update(status_code=200, headers=headers, body=body)
+        fields = {"status_code": 200, "headers": {"Content-Type": _JSON}, "body": _TELNYX_ACK}
+    response.__dict__.update(fields)
     return response
 
 
@@ -82,15 +87,24 @@ class WebhookOutcome:
         stale: bool,
         stale_flags: tuple[bool, ...],
     ) -> WebhookOutcome:
-        # The per-webhook constructor: one __dict__ update instead of six frozen setattrs.
-        outcome = object.__new__(cls)
+        # The per-webhook constructor: instance dicts filled in one update each, where the
+        # frozen dataclasses' __init__ would go through object.__setattr__ per field.
+        response = _new(WebhookResponse)
+        if provider == "twilio":
+            answer = {"status_code": 200, "headers": {"Content-Type": _XML}, "body": _EMPTY_TWIML}
+        else:
+            answer = {"status_code": 200, "headers": {"Content-Type": _JSON}, "body": _TELNYX_ACK}
+        response.__dict__.update(answer)
+        outcome = _new(cls)
         outcome.__dict__.update(
-            provider=provider,
-            events=events,
-            response=ack(provider),
-            duplicate=duplicate,
-            stale=stale,
-            stale_flags=stale_flags,
+            {
+                "provider": provider,
+                "events": events,
+                "response": response,
+                "duplicate": duplicate,
+                "stale": stale,
+                "stale_flags": stale_flags,
+            }
         )
         return outcome
 

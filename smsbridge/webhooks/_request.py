@@ -43,7 +43,15 @@ class Headers(Mapping[str, str]):
         ('1', ['1', '2'])
     """
 
-    __slots__ = ("_map", "_pairs", "size")
+    # _first: lower-case name -> first value (the one lookup the hot path makes);
+    # _repeated: lower-case name -> every value, only for fields that occur more than once
+    # (empty in the usual case, so "is this field single?" is one falsy test);
+    # _source: a snapshot of the fields as given, a dict or (name, value) pairs.
+    __slots__ = ("_first", "_repeated", "_source", "size")
+    _first: dict[str, str]
+    _repeated: dict[str, list[str]]
+    _source: dict[str, str] | tuple[tuple[str, str], ...]
+    size: int
 
     def __init__(self, headers: HeadersLike = ()) -> None:
         if type(headers) is dict and self._from_plain_dict(headers):
@@ -57,72 +65,94 @@ class Headers(Mapping[str, str]):
                 pairs.extend((_text(name), _text(v)) for v in value)
             else:
                 pairs.append((_text(name), _text(value)))
-        grouped: dict[str, list[str]] = {}
+        first: dict[str, str] = {}
+        repeated: dict[str, list[str]] = {}
         size = 0
         for name, value in pairs:
             size += len(name) + len(value)
             key = name.lower()
-            found = grouped.get(key)
-            if found is None:
-                grouped[key] = [value]
+            if key not in first:
+                first[key] = value
+            elif key in repeated:
+                repeated[key].append(value)
             else:
-                found.append(value)
-        self._pairs = tuple(pairs)
-        self._map = grouped
+                repeated[key] = [first[key], value]
+        self._first = first
+        self._repeated = repeated
+        self._source = tuple(pairs)
         self.size = size
         """Total characters of names and values (huge headers are refused)."""
 
     def _from_plain_dict(self, headers: dict[Any, Any]) -> bool:
-        # The common case, a dict of str, in C-level passes: join() both checks every name and
-        # value is a str and gives the total size. False: take the general path.
+        # The common case, a dict of str, in few C-level passes: join() both checks every name
+        # and value is a str and gives the total size. False: take the general path.
         try:
-            size = len("".join(headers)) + len("".join(headers.values()))
+            size = len("".join([*headers, *headers.values()]))
         except TypeError:
             return False
-        grouped = {name.lower(): [value] for name, value in headers.items()}
-        if len(grouped) != len(headers):  # names differing only in case: repeated fields
+        first = {}
+        for name, value in headers.items():  # a plain loop: cheaper than a comprehension
+            first[name.lower()] = value
+        if len(first) != len(headers):  # names differing only in case: repeated fields
             return False
-        self._pairs = tuple(headers.items())
-        self._map = grouped
+        self._first = first
+        self._repeated = _NO_REPEATS
+        self._source = headers.copy()
         self.size = size
         return True
 
     def first(self, name: str) -> str | None:
         """The first value of ``name`` (already lower-case), or ``None``: the fast lookup."""
-        found = self._map.get(name)
-        return found[0] if found else None
+        return self._first.get(name)
+
+    def count(self, name: str) -> int:
+        """How many times the field ``name`` (already lower-case) occurs."""
+        found = self._repeated.get(name) if self._repeated else None
+        if found is not None:
+            return len(found)
+        return 1 if name in self._first else 0
 
     def get_all(self, name: str) -> list[str]:
         """Every value of the field ``name``, in order (empty when absent)."""
-        return list(self._map.get(name.lower(), ()))
+        key = name.lower()
+        found = self._repeated.get(key) if self._repeated else None
+        if found is not None:
+            return list(found)
+        value = self._first.get(key)
+        return [] if value is None else [value]
 
     def raw(self) -> tuple[tuple[str, str], ...]:
         """The fields as received: original case, repeats kept."""
-        return self._pairs
+        source = self._source
+        return tuple(source.items()) if type(source) is dict else source  # type: ignore[return-value]
 
     def __getitem__(self, name: str) -> str:
-        return self._map[name.lower()][0]
+        return self._first[name.lower()]
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower() in self._map
+        return isinstance(name, str) and name.lower() in self._first
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._map)
+        return iter(self._first)
 
     def __len__(self) -> int:
-        return len(self._map)
+        return len(self._first)
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Headers):
-            return self._pairs == other._pairs
+            return self.raw() == other.raw()
         return NotImplemented
 
     def __hash__(self) -> int:
-        return hash(self._pairs)
+        return hash(self.raw())
 
     def __repr__(self) -> str:
         # Names only: values may carry signatures and tokens.
-        return f"Headers({sorted(self._map)!r})"
+        return f"Headers({sorted(self._first)!r})"
+
+
+# Shared by every Headers without repeated fields; never written to.
+_NO_REPEATS: dict[str, list[str]] = {}
 
 
 @dataclass(frozen=True, init=False, repr=False)
@@ -160,17 +190,19 @@ class WebhookRequest:
         body: bytes | bytearray | memoryview = b"",
         remote_addr: str | None = None,
     ) -> None:
-        if not isinstance(body, bytes):
+        if type(body) is not bytes and not isinstance(body, bytes):
             if not isinstance(body, (bytearray, memoryview)):
                 raise TypeError(f"body must be bytes, not {type(body).__name__}")
             body = bytes(body)
         # One update instead of five frozen-dataclass setattr calls: this runs per webhook.
         self.__dict__.update(
-            method=method.upper() if type(method) is str else str(method).upper(),
-            url=url if type(url) is str else str(url),
-            headers=headers if type(headers) is Headers else Headers(headers),
-            body=body,
-            remote_addr=remote_addr,
+            {
+                "method": method.upper() if type(method) is str else str(method).upper(),
+                "url": url if type(url) is str else str(url),
+                "headers": headers if type(headers) is Headers else Headers(headers),
+                "body": body,
+                "remote_addr": remote_addr,
+            }
         )
 
     def __repr__(self) -> str:

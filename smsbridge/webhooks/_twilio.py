@@ -68,16 +68,17 @@ def keys_for(provider: Any) -> TwilioKeys:
 
 def _settings(request: WebhookRequest) -> tuple[str | None, str]:
     """``(shared key id or None, algorithm)`` from the signature-settings header."""
-    values = request.headers._map.get(SETTINGS)
-    if not values:
+    headers = request.headers
+    settings = headers.first(SETTINGS)
+    if settings is None:
         return None, "HMAC_SHA1"
-    if len(values) > 1:
+    if headers._repeated and SETTINGS in headers._repeated:
         raise SignatureError(
             "repeated X-Twilio-Webhooks-Signature-Settings header", provider="twilio"
         )
     key_id: str | None = None
     algorithm: str | None = None
-    for part in values[0].split(","):
+    for part in settings.split(","):
         name, sep, value = part.partition("=")
         name, value = name.strip().lower(), value.strip()
         if sep and name == "key" and value:
@@ -159,12 +160,13 @@ def _matches(mac: Any, message: str, expected: bytes) -> bool:
 
 
 def _expected(request: WebhookRequest) -> bytes:
-    values = request.headers._map.get(SIGNATURE)
-    if not values:
+    headers = request.headers
+    value = headers.first(SIGNATURE)
+    if value is None:
         raise SignatureError("missing X-Twilio-Signature header", provider="twilio")
-    if len(values) > 1:
+    if headers._repeated and SIGNATURE in headers._repeated:
         raise SignatureError("repeated X-Twilio-Signature header", provider="twilio")
-    value = values[0].strip()
+    value = value.strip()
     if not value or len(value) > 128:
         raise SignatureError("malformed X-Twilio-Signature header", provider="twilio")
     return value.encode("utf-8", "backslashreplace")
