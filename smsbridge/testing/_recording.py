@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
+import weakref
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
@@ -50,13 +52,21 @@ class RecordingProvider(Provider):
         from_: str | None = "+15550000000",
         capabilities: Capabilities | None = None,
     ) -> None:
-        super().__init__(from_=from_, base_url=None, timeout=None, capabilities=capabilities)
+        # Each instance has a host of its own, so one shared transport serves a bridge that
+        # routes between several recording providers.
+        token = uuid.uuid4().hex[:12]
+        super().__init__(
+            from_=from_,
+            base_url=f"http://{token}.recording.invalid",
+            timeout=None,
+            capabilities=capabilities,
+        )
         self.name = name  # type: ignore[misc]  # an instance may rename itself for routing tests
         self.sent: list[OutboundMessage] = []
         self._pending: dict[str, OutboundMessage] = {}
         self._failures: list[tuple[int, str | None]] = []
         self._lock = threading.Lock()
-        self.mock_transport = httpx.MockTransport(self._handle)
+        _INSTANCES[f"{token}.recording.invalid"] = self
 
     def fail_next(self, status: int = 503, code: str | None = None, times: int = 1) -> None:
         """Answer the next ``times`` sends with HTTP ``status`` (and provider ``code``)."""
@@ -64,13 +74,19 @@ class RecordingProvider(Provider):
             self._failures.extend([(status, code)] * times)
 
     def bridge(self, **kwargs: Any) -> Bridge:
-        """A :class:`~smsbridge.Bridge` wired to this provider's in-memory transport."""
+        """A :class:`~smsbridge.Bridge` sending through this provider, in memory."""
+        return self.routed(self, **kwargs)
+
+    @staticmethod
+    def routed(providers: Any, **kwargs: Any) -> Bridge:
+        """A :class:`~smsbridge.Bridge` over several recording providers (a list or a policy),
+        wired to the in-memory transport they share."""
         from smsbridge._bridge import Bridge
 
         return Bridge(
-            self,
-            http_client=httpx.Client(transport=self.mock_transport),
-            async_http_client=httpx.AsyncClient(transport=self.mock_transport),
+            providers,
+            http_client=httpx.Client(transport=MOCK_TRANSPORT),
+            async_http_client=httpx.AsyncClient(transport=MOCK_TRANSPORT),
             **kwargs,
         )
 
@@ -78,7 +94,7 @@ class RecordingProvider(Provider):
         """A request carrying the message's id; the message itself stays in memory."""
         with self._lock:
             self._pending[message.message_id] = message
-        return self._request(f"{self.base_url}/messages/{message.message_id}")
+        return self._request(httpx.URL(f"{self.base_url}/messages/{message.message_id}"))
 
     def parse_response(self, response: httpx.Response, message: OutboundMessage) -> SendResult:
         """Accepted messages become a queued result; failures the typed error."""
@@ -104,6 +120,11 @@ class RecordingProvider(Provider):
             detail=f"{self.name} was told to fail with HTTP {response.status_code}",
         )
 
+    @property
+    def mock_transport(self) -> httpx.MockTransport:
+        """The in-memory transport every recording provider answers on."""
+        return MOCK_TRANSPORT
+
     def _handle(self, request: httpx.Request) -> httpx.Response:
         message_id = request.url.path.rsplit("/", 1)[-1]
         with self._lock:
@@ -116,3 +137,16 @@ class RecordingProvider(Provider):
             return httpx.Response(status, json={"code": code})
         body = json.dumps({"id": f"rec-{len(self.sent)}-{message_id[:8]}"}).encode()
         return httpx.Response(201, content=body)
+
+
+_INSTANCES: weakref.WeakValueDictionary[str, RecordingProvider] = weakref.WeakValueDictionary()
+
+
+def _dispatch(request: httpx.Request) -> httpx.Response:
+    provider = _INSTANCES.get(request.url.host)
+    if provider is None:
+        return httpx.Response(404, json={"code": "no such recording provider"})
+    return provider._handle(request)
+
+
+MOCK_TRANSPORT = httpx.MockTransport(_dispatch)
