@@ -21,10 +21,13 @@ from smsbridge.providers._codes import CATEGORY_CLASSES
 
 __all__ = [
     "KEYWORDS",
+    "NO_ORDER",
+    "OPT_OUT_MAX_LEN",
     "Parsed",
     "build",
     "event_error",
     "load_json",
+    "new_parsed",
     "opt_out_from_text",
     "parse_form",
     "parse_iso",
@@ -43,7 +46,9 @@ KEYWORDS: dict[str, OptOut] = {
     **dict.fromkeys(("START", "YES", "UNSTOP"), "START"),
     **dict.fromkeys(("HELP", "INFO"), "HELP"),
 }
-_LONGEST_KEYWORD = max(map(len, KEYWORDS))
+# Longer messages are never a keyword, however much whitespace surrounds it: callers on a hot
+# path test this before calling opt_out_from_text.
+OPT_OUT_MAX_LEN = max(map(len, KEYWORDS)) + 32
 
 
 class Parsed(NamedTuple):
@@ -115,7 +120,7 @@ build = _build_unchecked if _fast_path_works() else _build_validated
 
 def opt_out_from_text(text: str) -> OptOut | None:
     """``"STOP"``, ``"START"`` or ``"HELP"`` when the whole message is one of the keywords."""
-    if len(text) > _LONGEST_KEYWORD + 32:  # ordinary messages leave here
+    if len(text) > OPT_OUT_MAX_LEN:  # ordinary messages leave here
         return None
     return KEYWORDS.get(text.strip().upper())
 

@@ -157,7 +157,8 @@ def prepare(bridge: Any, request: WebhookRequest) -> Parsed:
             raise MalformedWebhook("forwarded headers do not form a URL") from None
     else:
         url = request.url
-    now = _clock(bridge)
+    clock = getattr(bridge, "clock", None)  # Bridge always has one; _clock() for the rest
+    now = _clock(bridge) if clock is None else float(clock())
     if name == "twilio":
         _, params = verify_twilio(keys.twilio, request, url)
         when = datetime.fromtimestamp(now, timezone.utc)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from smsbridge._errors import WebhookError
@@ -52,10 +52,29 @@ class Headers(Mapping[str, str]):
     _repeated: dict[str, list[str]]
     _source: dict[str, str] | tuple[tuple[str, str], ...]
     size: int
+    """Total characters of names and values (huge headers are refused)."""
 
     def __init__(self, headers: HeadersLike = ()) -> None:
-        if type(headers) is dict and self._from_plain_dict(headers):
-            return
+        if type(headers) is dict:
+            # The common case, a dict of str, in few C-level passes: join() both checks every
+            # name and value is a str and gives the total size.
+            try:
+                size = len("".join([*headers, *headers.values()]))
+            except TypeError:  # bytes or lists among them: the general path
+                size = -1
+            if size >= 0:
+                first = {}
+                for name, value in headers.items():  # a plain loop: cheaper than a comprehension
+                    first[name.lower()] = value
+                if len(first) == len(headers):  # else names differing only in case: repeats
+                    self._first = first
+                    self._repeated = _NO_REPEATS
+                    self._source = headers.copy()
+                    self.size = size
+                    return
+        self._from_pairs(headers)
+
+    def _from_pairs(self, headers: HeadersLike) -> None:
         items = headers.items() if isinstance(headers, Mapping) else headers
         pairs: list[tuple[str, str]] = []
         for name, value in items:
@@ -81,25 +100,6 @@ class Headers(Mapping[str, str]):
         self._repeated = repeated
         self._source = tuple(pairs)
         self.size = size
-        """Total characters of names and values (huge headers are refused)."""
-
-    def _from_plain_dict(self, headers: dict[Any, Any]) -> bool:
-        # The common case, a dict of str, in few C-level passes: join() both checks every name
-        # and value is a str and gives the total size. False: take the general path.
-        try:
-            size = len("".join([*headers, *headers.values()]))
-        except TypeError:
-            return False
-        first = {}
-        for name, value in headers.items():  # a plain loop: cheaper than a comprehension
-            first[name.lower()] = value
-        if len(first) != len(headers):  # names differing only in case: repeated fields
-            return False
-        self._first = first
-        self._repeated = _NO_REPEATS
-        self._source = headers.copy()
-        self.size = size
-        return True
 
     def first(self, name: str) -> str | None:
         """The first value of ``name`` (already lower-case), or ``None``: the fast lookup."""

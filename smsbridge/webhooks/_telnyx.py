@@ -30,6 +30,7 @@ from smsbridge.providers._codes import TELNYX_CODES
 from smsbridge.providers.telnyx import TELNYX_STATUS
 from smsbridge.webhooks._common import (
     NO_ORDER,
+    OPT_OUT_MAX_LEN,
     Parsed,
     build,
     event_error,
@@ -207,7 +208,7 @@ def _inbound(payload: dict[str, Any], data: dict[str, Any], raw: dict[str, Any])
         "media": _media(payload) if payload.get("media") else (),
         "segments": parts if type(parts) is int else None,
         "received_at": received,
-        "opt_out": opt_out_from_text(text),
+        "opt_out": opt_out_from_text(text) if len(text) <= OPT_OUT_MAX_LEN else None,
         "raw": raw,
     }
     return build(InboundMessage, values)
@@ -276,7 +277,9 @@ def parse_telnyx(body: bytes, url: str) -> Parsed:
         document = load_json(body)
     except (ValueError, RecursionError):
         raise MalformedWebhook("Telnyx body is not valid JSON", provider=NAME) from None
-    data = _dict(document, "body").get("data")
+    if type(document) is not dict:
+        document = _dict(document, "body")
+    data = document.get("data")
     if type(data) is not dict:
         data = _dict(data, "data")
     event_type, event_id, payload = data.get("event_type"), data.get("id"), data.get("payload")
