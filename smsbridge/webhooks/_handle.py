@@ -7,11 +7,10 @@ everything except the store calls.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 import weakref
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -38,8 +37,7 @@ log = logging.getLogger("smsbridge.webhooks")
 MAX_HEADER_CHARS = 64 * 1024
 _FORM = "application/x-www-form-urlencoded"
 
-# Per bridge (by id, see _keys): its providers and keys, prepared once.
-_KEYS: dict[int, tuple[weakref.ref[Any], _Keys]] = {}
+_KEYS: weakref.WeakKeyDictionary[Any, _Keys] = weakref.WeakKeyDictionary()
 
 
 def detect(request: WebhookRequest) -> str:
@@ -98,25 +96,15 @@ class _Keys:
         return self.telnyx
 
 
-def _forget(key: int) -> Callable[[object], None]:
-    def forget(_: object) -> None:  # the bridge is gone: so is its entry
-        _KEYS.pop(key, None)
-
-    return forget
-
-
 def _keys(bridge: Any) -> _Keys:
-    # Found by id(), which a WeakKeyDictionary lookup would wrap in a new weak reference per
-    # call; the stored reference proves the id still names this bridge.
     policy = getattr(bridge, "policy", None)
-    entry = _KEYS.get(id(bridge))
-    if entry is not None and entry[0]() is bridge and entry[1].policy is policy:
-        return entry[1]
-    keys = _Keys(policy, bridge.providers)
-    if policy is not None:  # no policy: nothing to tell a change by, prepare every time
-        with contextlib.suppress(TypeError):  # not weak-referenceable: prepare every time
-            _KEYS[id(bridge)] = (weakref.ref(bridge, _forget(id(bridge))), keys)
-    return keys
+    try:
+        cached = _KEYS.get(bridge)
+    except TypeError:  # not weak-referenceable: prepare every time
+        return _Keys(policy, bridge.providers)
+    if cached is None or cached.policy is not policy or policy is None:
+        cached = _KEYS[bridge] = _Keys(policy, bridge.providers)
+    return cached
 
 
 def _clock(bridge: Any) -> float:

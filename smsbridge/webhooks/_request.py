@@ -124,7 +124,7 @@ class Headers(Mapping[str, str]):
     def raw(self) -> tuple[tuple[str, str], ...]:
         """The fields as received: original case, repeats kept."""
         source = self._source
-        return tuple(source.items()) if type(source) is dict else source  # type: ignore[return-value]
+        return tuple(source.items()) if isinstance(source, dict) else source
 
     def __getitem__(self, name: str) -> str:
         return self._first[name.lower()]
