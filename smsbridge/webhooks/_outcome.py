@@ -87,20 +87,13 @@ class WebhookOutcome:
         stale: bool,
         stale_flags: tuple[bool, ...],
     ) -> WebhookOutcome:
-        # The per-webhook constructor: instance dicts filled in one update each, where the
-        # frozen dataclasses' __init__ would go through object.__setattr__ per field.
-        response = _new(WebhookResponse)
-        if provider == "twilio":
-            answer = {"status_code": 200, "headers": {"Content-Type": _XML}, "body": _EMPTY_TWIML}
-        else:
-            answer = {"status_code": 200, "headers": {"Content-Type": _JSON}, "body": _TELNYX_ACK}
-        response.__dict__.update(answer)
+        # The per-webhook constructor: one __dict__ update instead of six frozen setattrs.
         outcome = _new(cls)
         outcome.__dict__.update(
             {
                 "provider": provider,
                 "events": events,
-                "response": response,
+                "response": ack(provider),
                 "duplicate": duplicate,
                 "stale": stale,
                 "stale_flags": stale_flags,
