@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Literal
 
+from smsbridge._segments import segments as count_segments
+
 PROVIDERS = ("twilio", "telnyx")
 
 Action = Literal["answer", "hang", "close"]
@@ -28,11 +30,6 @@ _E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 _ALPHA_SENDER = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")
 _SHORT_CODE = re.compile(r"^\d{3,8}$")
 
-_GSM_BASIC = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-_GSM_EXTENSION = frozenset("\f^{}\\[~]|€")
 
 STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "OPTOUT"})
 START_WORDS = frozenset({"START", "UNSTOP", "YES"})
@@ -91,28 +88,9 @@ def is_sender(sender: str) -> bool:
 
 
 def segments(text: str) -> tuple[str, int]:
-    """``(encoding, segment count)`` of an SMS body, GSM-7 where possible, else UCS-2.
-
-    The emulator counts for itself (like a real provider) instead of importing the library's own
-    counter, so a test comparing both catches a mistake in either.
-    """
-    if not text:
-        return "GSM-7", 1
-    if all(ch in _GSM_BASIC or ch in _GSM_EXTENSION for ch in text):
-        sizes = [2 if ch in _GSM_EXTENSION else 1 for ch in text]
-        encoding, single, multi = "GSM-7", 160, 153
-    else:
-        sizes = [len(ch.encode("utf-16-le")) // 2 for ch in text]
-        encoding, single, multi = "UCS-2", 70, 67
-    if sum(sizes) <= single:
-        return encoding, 1
-    # An escape pair or surrogate pair never straddles two segments.
-    count, used = 1, 0
-    for size in sizes:
-        if used + size > multi:
-            count, used = count + 1, 0
-        used += size
-    return encoding, count
+    """``(encoding, segment count)`` of an SMS body, as the providers report them."""
+    info = count_segments(text)
+    return info.encoding, info.segments
 
 
 def content_type_of(url: str) -> str:
