@@ -124,6 +124,10 @@ class Bridge:
         self.max_body_size = int(max_body_size)
         self.dedupe_ttl = float(dedupe_ttl)
         self.clock = clock
+        from smsbridge.stores._degrade import DegradeOpen
+
+        # Webhook de-duplication degrades open while the store is down, logged once an outage.
+        self.dedupe_guard = DegradeOpen("webhook de-duplication")
         self.options = dict(options)
         from smsbridge.routing._settings import RoutingSettings
 

@@ -568,6 +568,34 @@ def test_a_dead_store_does_not_lose_webhooks(caplog: pytest.LogCaptureFixture) -
     assert "store unavailable" in caplog.text
 
 
+def test_a_store_outage_is_logged_once_and_its_end_noted(caplog: pytest.LogCaptureFixture) -> None:
+    """Many webhooks during one outage log one warning; the first success after it logs info."""
+    import logging
+
+    from smsbridge import StoreUnavailable
+
+    class FlakyStore(MemoryStore):
+        down = True
+
+        def claim(self, key: str, value: str, ttl: float | None) -> bool:
+            if self.down:
+                raise StoreUnavailable("redis is down")
+            return super().claim(key, value, ttl)
+
+    store = FlakyStore()
+    bridge = make_bridge(store=store)
+    bridge.dedupe_guard.recheck = 0.0  # try the store on every webhook
+    caplog.set_level(logging.INFO, logger="smsbridge")
+    statuses = ["queued", "sending", "sent"]
+    outcomes = [bridge.handle_webhook(form_request(URL, status_params(s))) for s in statuses]
+    assert [o.event.status.value for o in outcomes] == statuses
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    store.down = False
+    bridge.handle_webhook(form_request(URL, status_params("delivered")))
+    assert any("reachable again" in r.getMessage() for r in caplog.records)
+
+
 # -- references, public URL, proxies -----------------------------------------------------------
 def test_reference_round_trip() -> None:
     """The reference the bridge put in the status-callback URL comes back on the status event."""

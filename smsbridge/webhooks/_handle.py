@@ -7,7 +7,6 @@ everything except the store calls.
 
 from __future__ import annotations
 
-import logging
 import time
 import weakref
 from collections.abc import Iterable
@@ -31,7 +30,6 @@ from smsbridge.webhooks._urls import public_url_for
 
 __all__ = ["MAX_HEADER_CHARS", "ahandle", "detect", "error_response", "handle"]
 
-log = logging.getLogger("smsbridge.webhooks")
 
 # Headers plus URL beyond this are refused before any work (no provider sends close to it).
 MAX_HEADER_CHARS = 64 * 1024
@@ -180,8 +178,9 @@ def handle(bridge: Any, request: WebhookRequest) -> WebhookOutcome:
 
     A delivery seen before comes back with ``duplicate=True``; a status older than one
     already seen for its message and recipient with ``stale=True``. If the store cannot be
-    reached the webhook is still handled, unflagged, and a warning is logged: losing a
-    provider's event is worse than seeing it twice.
+    reached the webhook is still handled, unflagged, and a warning is logged once per outage
+    (the store is then left alone for a few seconds at a time): losing a provider's event is
+    worse than seeing it twice.
 
     Raises:
         WebhookError: ``SignatureError``/``StaleWebhook`` (403), ``UnknownProvider``/
@@ -189,38 +188,48 @@ def handle(bridge: Any, request: WebhookRequest) -> WebhookOutcome:
             anything the request contains.
     """
     parsed = prepare(bridge, request)
-    store, ttl = bridge.store, bridge.dedupe_ttl
+    store, ttl, guard = bridge.store, bridge.dedupe_ttl, bridge.dedupe_guard
+    if not guard.should_try():  # the store is down: leave it alone until the next recheck
+        return _outcome(parsed, False, None)
     try:
         if not store.claim(parsed.dedupe_key, "1", ttl):
-            return _outcome(parsed, True, None)
-        if parsed.order_keys == NO_ORDER:  # the usual inbound message: nothing to order
+            outcome = _outcome(parsed, True, None)
+        elif parsed.order_keys == NO_ORDER:  # the usual inbound message: nothing to order
             events = parsed.events
-            return WebhookOutcome._make(parsed.provider, events, False, False, (False,))
-        flags = tuple(
-            False if key is None else _stale(store.advance(key[0], key[1], ttl), key[1])
-            for key in parsed.order_keys
-        )
-    except StoreUnavailable:
-        log.warning("webhook store unavailable: handled without duplicate or order checks")
+            outcome = WebhookOutcome._make(parsed.provider, events, False, False, (False,))
+        else:
+            flags = tuple(
+                False if key is None else _stale(store.advance(key[0], key[1], ttl), key[1])
+                for key in parsed.order_keys
+            )
+            outcome = _outcome(parsed, False, flags)
+    except StoreUnavailable as exc:
+        guard.failed(exc)  # logged once per outage, not once per webhook
         return _outcome(parsed, False, None)
-    return _outcome(parsed, False, flags)
+    guard.recovered()
+    return outcome
 
 
 async def ahandle(bridge: Any, request: WebhookRequest) -> WebhookOutcome:
     """Async twin of :func:`handle`, using the store's async operations."""
     parsed = prepare(bridge, request)
-    store, ttl = bridge.store, bridge.dedupe_ttl
+    store, ttl, guard = bridge.store, bridge.dedupe_ttl, bridge.dedupe_guard
+    if not guard.should_try():
+        return _outcome(parsed, False, None)
     try:
         if not await store.aclaim(parsed.dedupe_key, "1", ttl):
-            return _outcome(parsed, True, None)
-        flags = []
-        for key in parsed.order_keys:
-            previous = None if key is None else await store.aadvance(key[0], key[1], ttl)
-            flags.append(key is not None and _stale(previous, key[1]))
-    except StoreUnavailable:
-        log.warning("webhook store unavailable: handled without duplicate or order checks")
+            outcome = _outcome(parsed, True, None)
+        else:
+            flags = []
+            for key in parsed.order_keys:
+                previous = None if key is None else await store.aadvance(key[0], key[1], ttl)
+                flags.append(key is not None and _stale(previous, key[1]))
+            outcome = _outcome(parsed, False, tuple(flags))
+    except StoreUnavailable as exc:
+        guard.failed(exc)
         return _outcome(parsed, False, None)
-    return _outcome(parsed, False, tuple(flags))
+    guard.recovered()
+    return outcome
 
 
 def error_response(exc: WebhookError) -> WebhookResponse:
