@@ -158,3 +158,11 @@ def test_sections_link_to_existing_docs() -> None:
     assert links
     missing = [link for link in links if not (ROOT / link).is_file()]
     assert not missing, f"README links to missing pages: {missing}"
+
+
+def test_emulator_example_runs() -> None:
+    """The README's emulator example runs as written: its own emulator, one send, one check."""
+    (code,) = blocks(section("Emulator"), "python")
+    namespace: dict[str, object] = {"__name__": "__readme__"}
+    exec(compile(code, "README.md", "exec"), namespace)
+    assert "emu" in namespace
