@@ -197,7 +197,7 @@ def _translate(aiohttp: Any, exc: BaseException, request: httpx.Request) -> http
         if connect_timeout is None and "connect" in str(exc).lower():
             return httpx.ConnectTimeout(text, request=request)
         return httpx.ReadTimeout(text, request=request)
-    if isinstance(exc, asyncio.TimeoutError):
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):  # distinct classes before 3.11
         # A bare timeout does not say when it struck: assume the request may have gone out.
         return httpx.ReadTimeout(text, request=request)
     if isinstance(
