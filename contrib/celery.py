@@ -1,0 +1,272 @@
+"""Send SMS from a Celery task queue, retrying only what is safe to retry.
+
+Example::
+
+    from smsbridge import Bridge
+    from smsbridge.contrib.celery import send_task
+    from smsbridge.stores import RedisStore
+
+    def make_bridge() -> Bridge:  # called once per worker process, on its first task
+        return Bridge.from_env(store=RedisStore("redis://redis.internal:6379/0"))
+
+    send_sms = send_task(app, make_bridge)
+    send_sms.delay(to="+14155552671", body="Shipped!", idempotency_key=f"shipped-{order.id}")
+
+The task takes the keyword arguments of :meth:`smsbridge.Bridge.send` and returns the
+:class:`~smsbridge.SendResult` as a JSON-ready dict. A failure is retried (``self.retry``, at
+most ``max_retries`` times) according to its class:
+
+* ``refused`` (nothing was sent: 503, 429, connection refused, every provider refused, the
+  store unreachable, the same key still in flight): after the provider's ``retry_after``, or
+  after an exponential backoff.
+* ``rejected`` (bad number, opted out, content blocked, ...): never; the task fails at once.
+* ``ambiguous`` (the message may have gone out): only when the send has an idempotency key
+  and the bridge's store is shared between processes (not a ``MemoryStore``). The retry is
+  answered by the key's record in the store: with the default ``delivery="at_most_once"`` it
+  raises the stored error again without a request, and the task fails there; with
+  ``delivery="at_least_once"`` it sends once more under the key. Without a shared store a retry
+  could run in another worker process that has no record, and send the message twice.
+
+Every send has an idempotency key: the caller's, or ``celery:<task id>``. Celery keeps the task
+id for every retry and every redelivery of one enqueued message, so they all share the key
+however the message was enqueued (``delay``, ``apply_async``, a canvas, or ``app.send_task``
+by name from code that never imports this module). A second enqueue of the same business event
+gets a new task id; pass ``idempotency_key`` derived from the event (``f"otp-{login.id}"``) to
+send it once.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import random
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from smsbridge._bridge import Bridge
+from smsbridge._errors import ConfigError, SmsBridgeError
+
+try:
+    import celery
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    from ._common import missing_extra
+
+    raise missing_extra("celery", "celery") from exc
+
+if TYPE_CHECKING:
+    from smsbridge._models import SendResult
+
+__all__ = ["BridgeFactory", "send_task"]
+
+log = logging.getLogger("smsbridge.contrib")
+
+BridgeFactory = Callable[[], Bridge]
+"""A zero-argument callable returning a new :class:`~smsbridge.Bridge`."""
+
+# Options send_task sets itself: the task must be bound (it calls self.retry), created now (so
+# the caller gets the task, not a proxy) and belong to this app only (its bridge is this app's).
+_RESERVED = ("bind", "lazy", "shared")
+
+# A fork copies a lock in whatever state another thread left it: start each child afresh.
+_lock = threading.Lock()
+
+
+def _new_lock() -> None:
+    global _lock
+    _lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock)
+
+
+class _PerProcess:
+    """The bridge of the current process: a given one, or made by the factory once per process.
+
+    A bridge holds pooled connections, which must not be shared with a forked child; keyed on
+    the process id, a prefork worker child makes its own on its first task.
+    """
+
+    def __init__(self, source: Bridge | BridgeFactory) -> None:
+        self._source = source
+        self._bridge: Bridge | None = None
+        self._pid = -1
+
+    def get(self) -> Bridge:
+        if isinstance(self._source, Bridge):
+            return self._source
+        pid = os.getpid()
+        bridge = self._bridge
+        if bridge is not None and self._pid == pid:
+            return bridge
+        with _lock:
+            if self._bridge is None or self._pid != pid:
+                made = self._source()
+                if not isinstance(made, Bridge):
+                    raise ConfigError(
+                        f"the bridge factory returned {type(made).__name__}, not a Bridge",
+                        variable="bridge",
+                    )
+                self._bridge, self._pid = made, pid
+            return self._bridge
+
+
+@dataclass(frozen=True)
+class _Policy:
+    """When and after how long a failed send is retried."""
+
+    max_retries: int
+    backoff: float
+    max_backoff: float
+    jitter: bool
+
+    def countdown(self, error: SmsBridgeError, retries: int) -> float:
+        """Seconds before the next try: the provider's ``retry_after``, else the backoff."""
+        if error.retry_after is not None and error.retry_after > 0:
+            return float(error.retry_after)
+        delay = min(self.max_backoff, self.backoff * 2.0 ** min(retries, 60))
+        if self.jitter:
+            # Spreads the retries of many tasks that failed together (a provider outage).
+            delay = random.uniform(delay / 2, delay)  # noqa: S311 - not for security
+        return delay
+
+
+def _retryable(error: SmsBridgeError, *, keyed: bool, shared_store: bool) -> bool:
+    if error.failure == "refused":
+        return True
+    if error.failure != "ambiguous":
+        return False  # rejected, or not about sending (a ConfigError): retrying cannot help
+    if not (keyed and shared_store):
+        log.warning(
+            "the send may have gone out and is not retried: %s",
+            "it has no idempotency key" if not keyed else "the bridge's store is per process",
+            extra={"code": error.code, "failure": error.failure, "provider": error.provider},
+        )
+        return False
+    # No attempts means the store answered with the outcome of an earlier try, without a
+    # request: every further retry would get the same answer.
+    return bool(error.attempts)
+
+
+def _shared(bridge: Bridge) -> bool:
+    from smsbridge.stores import MemoryStore
+
+    return not isinstance(bridge.store, MemoryStore)
+
+
+def send_task(
+    app: celery.Celery,
+    bridge: Bridge | BridgeFactory,
+    *,
+    name: str = "smsbridge.send",
+    max_retries: int = 5,
+    backoff: float = 2.0,
+    max_backoff: float = 300.0,
+    jitter: bool = True,
+    auto_key: bool = True,
+    **task_options: Any,
+) -> Any:
+    """Register a task on ``app`` that sends one message through a bridge, and return it.
+
+    Args:
+        app: the Celery application.
+        bridge: a :class:`~smsbridge.Bridge`, or a zero-argument factory returning one. A
+            factory is called lazily, once per worker process (on its first task, after any
+            fork); prefer it with the prefork pool, since a bridge's connection pool must not
+            cross a fork.
+        name: the task name.
+        max_retries: how many times a retryable failure is retried before the task fails
+            with it.
+        backoff: seconds before the first retry when the provider gave no ``retry_after``;
+            doubled for each further one.
+        max_backoff: ceiling of that delay, in seconds.
+        jitter: draw each backoff delay between half of it and all of it, so that tasks that
+            failed together do not all retry at once.
+        auto_key: give a send without ``idempotency_key`` the key ``celery:<task id>``, shared
+            by its retries and redeliveries. Keyed sends need the store: with ``RedisStore``
+            down they fail as refused (and are retried) instead of sending unguarded.
+        **task_options: further Celery task options (``acks_late``, ``queue``,
+            ``rate_limit``, ``base``, ...).
+
+    Returns:
+        The Celery task. Call it with the keyword arguments of :meth:`smsbridge.Bridge.send`
+        (``to``, ``body``, ``from_``, ``media_urls``, ``region``, ``reference``,
+        ``idempotency_key``), all JSON values; it returns the ``SendResult`` as a dict (without
+        ``raw``). ``task.get_bridge()`` returns this process's bridge.
+
+    Raises:
+        ConfigError: ``bridge`` is neither a Bridge nor callable, a number is out of range,
+            ``bind``/``lazy``/``shared`` is among the options, or ``name`` is already taken.
+    """
+    if not isinstance(bridge, Bridge) and not callable(bridge):
+        raise ConfigError("bridge must be a Bridge or a function returning one", variable="bridge")
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise ConfigError("max_retries must be an int >= 0", variable="max_retries")
+    for option, value in (("backoff", backoff), ("max_backoff", max_backoff)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ConfigError(f"{option} must be a positive number", variable=option)
+        if not math.isfinite(value):
+            raise ConfigError(f"{option} must be finite", variable=option)
+    reserved = sorted(set(task_options) & set(_RESERVED))
+    if reserved:
+        raise ConfigError(f"send_task sets {', '.join(reserved)} itself", variable=reserved[0])
+    # The registry itself: ``app.tasks`` would finalize the app before it is configured.
+    if name in getattr(app, "_tasks", {}):
+        raise ConfigError(f"a task named {name!r} is already registered", variable="name")
+    source = _PerProcess(bridge)
+    policy = _Policy(max_retries, float(backoff), float(max_backoff), jitter)
+
+    def send(
+        self: Any,
+        to: str,
+        body: str = "",
+        *,
+        from_: str | None = None,
+        media_urls: Sequence[str] = (),
+        region: str | None = None,
+        reference: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Send one SMS/MMS through the bridge; returns the SendResult as a JSON-ready dict."""
+        task_id = self.request.id
+        if idempotency_key is None and auto_key and task_id:
+            idempotency_key = f"celery:{task_id}"
+        current = source.get()
+        try:
+            result: SendResult = current.send(
+                to,
+                body,
+                from_=from_,
+                media_urls=media_urls,
+                region=region,
+                reference=reference,
+                idempotency_key=idempotency_key,
+            )
+        except SmsBridgeError as error:
+            keyed = idempotency_key is not None
+            if not _retryable(error, keyed=keyed, shared_store=_shared(current)):
+                raise
+            raise self.retry(
+                exc=error,
+                countdown=policy.countdown(error, int(self.request.retries or 0)),
+                max_retries=policy.max_retries,
+            ) from error
+        return result.model_dump(mode="json", exclude={"raw"})
+
+    task = app.task(
+        send,
+        name=name,
+        bind=True,
+        lazy=False,
+        shared=False,
+        max_retries=max_retries,
+        **task_options,
+    )
+    if getattr(task.run, "__func__", None) is not send:
+        # Celery hands back the task already registered under that name, with its own bridge.
+        raise ConfigError(f"a task named {name!r} is already registered", variable="name")
+    task.get_bridge = source.get
+    return task
