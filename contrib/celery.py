@@ -92,26 +92,27 @@ class _PerProcess:
 
     def __init__(self, source: Bridge | BridgeFactory) -> None:
         self._source = source
-        self._bridge: Bridge | None = None
-        self._pid = -1
+        # (process id, bridge) in one attribute, so a reader never pairs one process's bridge
+        # with another's id.
+        self._made: tuple[int, Bridge] | None = None
 
     def get(self) -> Bridge:
         if isinstance(self._source, Bridge):
             return self._source
-        pid = os.getpid()
-        bridge = self._bridge
-        if bridge is not None and self._pid == pid:
-            return bridge
+        pid, made = os.getpid(), self._made
+        if made is not None and made[0] == pid:
+            return made[1]
         with _lock:
-            if self._bridge is None or self._pid != pid:
-                made = self._source()
-                if not isinstance(made, Bridge):
+            made = self._made
+            if made is None or made[0] != pid:
+                bridge = self._source()
+                if not isinstance(bridge, Bridge):
                     raise ConfigError(
-                        f"the bridge factory returned {type(made).__name__}, not a Bridge",
+                        f"the bridge factory returned {type(bridge).__name__}, not a Bridge",
                         variable="bridge",
                     )
-                self._bridge, self._pid = made, pid
-            return self._bridge
+                made = self._made = (pid, bridge)
+            return made[1]
 
 
 @dataclass(frozen=True)
