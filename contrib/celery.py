@@ -16,9 +16,10 @@ The task takes the keyword arguments of :meth:`smsbridge.Bridge.send` and return
 :class:`~smsbridge.SendResult` as a JSON-ready dict. A failure is retried (``self.retry``, at
 most ``max_retries`` times) according to its class:
 
-* ``refused`` (nothing was sent: 503, 429, connection refused, every provider refused, the
-  store unreachable, the same key still in flight): after the provider's ``retry_after``, or
-  after an exponential backoff.
+* ``refused`` for a reason that time can fix (nothing was sent: 503, 429, connection refused,
+  every provider unavailable, the store unreachable, the same key still in flight): after the
+  provider's ``retry_after``, or after an exponential backoff. Refused credentials or an
+  unprovisioned sender fail at once: waiting does not change them.
 * ``rejected`` (bad number, opted out, content blocked, ...): never; the task fails at once.
 * ``ambiguous`` (the message may have gone out): only when the send has an idempotency key
   and the bridge's store is shared between processes (not a ``MemoryStore``). The retry is
@@ -47,7 +48,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from smsbridge._bridge import Bridge
-from smsbridge._errors import ConfigError, SmsBridgeError
+from smsbridge._errors import ConfigError, IdempotencyConflict, SmsBridgeError, StoreUnavailable
+from smsbridge.routing._retry import RETRY_ON
 
 try:
     import celery
@@ -137,7 +139,9 @@ class _Policy:
 
 def _retryable(error: SmsBridgeError, *, keyed: bool, shared_store: bool) -> bool:
     if error.failure == "refused":
-        return True
+        # Waiting helps a rate limit, an outage, a busy key or an unreachable store; it does
+        # not help refused credentials or an unprovisioned sender (the router's own rule).
+        return error.code in RETRY_ON or isinstance(error, (StoreUnavailable, IdempotencyConflict))
     if error.failure != "ambiguous":
         return False  # rejected, or not about sending (a ConfigError): retrying cannot help
     if not (keyed and shared_store):

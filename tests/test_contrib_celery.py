@@ -211,15 +211,28 @@ def test_opted_out_recipient_fails_at_once(k: Kit) -> None:
     assert k.emu.messages("twilio") == []
 
 
-def test_refused_is_retried_up_to_max_retries_then_raised_without_secrets(k: Kit) -> None:
-    """A refusal that persists fails after max_retries with the provider's error, token-free."""
+def test_an_outage_is_retried_up_to_max_retries_then_raised(k: Kit) -> None:
+    """A 503 that persists is retried max_retries times, then the task fails with it."""
+    k.emu.fault("twilio", "http_error", status=503)
+    try:
+        result = k.run("memory", to=TO, body="hi")
+    finally:
+        k.emu.clear_faults("twilio")
+    assert result.failed()
+    assert isinstance(result.result, ProviderUnavailable)
+    assert k.retried(result.id) == [BACKOFF, 2 * BACKOFF, 4 * BACKOFF]
+    assert k.emu.messages("twilio") == []
+
+
+def test_refused_credentials_fail_at_once_without_secrets(k: Kit) -> None:
+    """Refused credentials are not retried (waiting cannot fix them); the error is token-free."""
     result = k.run("bad_auth", to=TO, body="hi")
     assert result.failed()
     error = result.result
     assert isinstance(error, AuthError)
     assert error.failure == "refused"
     assert error.http_status == 401
-    assert k.retried(result.id) == [BACKOFF]
+    assert k.retried(result.id) == []
     assert k.counter.sends("twilio") == 0  # that bridge has its own client
     again = pickle.loads(pickle.dumps(error))
     assert (type(again), again.code, again.failure) == (AuthError, error.code, "refused")
