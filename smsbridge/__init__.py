@@ -12,8 +12,7 @@ provider codecs are imported when something needs them.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from smsbridge._errors import (
     AllProvidersFailed,
@@ -41,6 +40,7 @@ from smsbridge._errors import (
     UnknownProvider,
     WebhookError,
 )
+from smsbridge._lazy import module_getattr as _module_getattr
 
 if TYPE_CHECKING:
     from smsbridge._bridge import Bridge
@@ -104,31 +104,24 @@ __all__ = [
 ]
 
 _LAZY = {
-    "Attempt": "smsbridge._models",
-    "Bridge": "smsbridge._bridge",
-    "EventError": "smsbridge._models",
-    "InboundMessage": "smsbridge._models",
-    "Media": "smsbridge._models",
-    "MessageStatus": "smsbridge._models",
-    "OutboundMessage": "smsbridge._models",
-    "SegmentInfo": "smsbridge._models",
-    "SendResult": "smsbridge._models",
-    "StatusEvent": "smsbridge._models",
-    "WebhookOutcome": "smsbridge.webhooks",
-    "WebhookRequest": "smsbridge.webhooks",
-    "WebhookResponse": "smsbridge.webhooks",
-    "segments": "smsbridge._segments",
-    "to_e164": "smsbridge._phone",
+    "Attempt": "smsbridge._models:Attempt",
+    "Bridge": "smsbridge._bridge:Bridge",
+    "EventError": "smsbridge._models:EventError",
+    "InboundMessage": "smsbridge._models:InboundMessage",
+    "Media": "smsbridge._models:Media",
+    "MessageStatus": "smsbridge._models:MessageStatus",
+    "OutboundMessage": "smsbridge._models:OutboundMessage",
+    "SegmentInfo": "smsbridge._models:SegmentInfo",
+    "SendResult": "smsbridge._models:SendResult",
+    "StatusEvent": "smsbridge._models:StatusEvent",
+    "WebhookOutcome": "smsbridge.webhooks:WebhookOutcome",
+    "WebhookRequest": "smsbridge.webhooks:WebhookRequest",
+    "WebhookResponse": "smsbridge.webhooks:WebhookResponse",
+    "segments": "smsbridge._segments:segments",
+    "to_e164": "smsbridge._phone:to_e164",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'smsbridge' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = _module_getattr(__name__, _LAZY)
 
 
 def __dir__() -> list[str]:

@@ -130,14 +130,15 @@ def providers_from_mapping(config: Mapping[str, Any]) -> list[Any]:
     Raises:
         ConfigError: naming the variable that is missing or malformed.
     """
-    from smsbridge.providers import REGISTRY, _load
+    from smsbridge._lazy import load
+    from smsbridge.providers import REGISTRY
 
     raw = config.get("SMSBRIDGE_PROVIDERS", config.get("providers"))
     if raw is None:
         raise ConfigError("SMSBRIDGE_PROVIDERS is not set", variable="SMSBRIDGE_PROVIDERS")
     providers = []
     for name in _names(raw):
-        cls = _load(REGISTRY[name])
+        cls = load(REGISTRY[name])
         kwargs = _kwargs(name, config)
         try:
             providers.append(cls(**kwargs))

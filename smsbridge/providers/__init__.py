@@ -5,8 +5,9 @@ Each is imported on first use, so ``import smsbridge`` stays light.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from smsbridge._lazy import module_getattr as _module_getattr
 
 if TYPE_CHECKING:
     from smsbridge.providers._base import Capabilities, Provider
@@ -29,15 +30,4 @@ _LAZY = {
 }
 
 
-def _load(target: str) -> Any:
-    """Import ``"module:attribute"`` and return the attribute."""
-    module, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module), attr)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = _load(_LAZY[name])
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'smsbridge.providers' has no attribute {name!r}")
+__getattr__ = _module_getattr(__name__, _LAZY)

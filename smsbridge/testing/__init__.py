@@ -9,8 +9,9 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from smsbridge._lazy import module_getattr as _module_getattr
 
 if TYPE_CHECKING:
     from smsbridge.testing._emulator import Emulator
@@ -34,20 +35,13 @@ __all__ = [
 ]
 
 _LAZY = {
-    "Emulator": "smsbridge.testing._emulator",
-    "RecordingProvider": "smsbridge.testing._recording",
-    "TelnyxKeyPair": "smsbridge.testing._signers",
-    "make_telnyx_keypair": "smsbridge.testing._signers",
-    "sign_telnyx": "smsbridge.testing._signers",
-    "sign_twilio": "smsbridge.testing._signers",
-    "twilio_json_url": "smsbridge.testing._signers",
+    "Emulator": "smsbridge.testing._emulator:Emulator",
+    "RecordingProvider": "smsbridge.testing._recording:RecordingProvider",
+    "TelnyxKeyPair": "smsbridge.testing._signers:TelnyxKeyPair",
+    "make_telnyx_keypair": "smsbridge.testing._signers:make_telnyx_keypair",
+    "sign_telnyx": "smsbridge.testing._signers:sign_telnyx",
+    "sign_twilio": "smsbridge.testing._signers:sign_twilio",
+    "twilio_json_url": "smsbridge.testing._signers:twilio_json_url",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'smsbridge.testing' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = _module_getattr(__name__, _LAZY)
