@@ -21,6 +21,10 @@
     ├── AllProvidersFailed              every candidate refused; code/failure of the last attempt
     ├── StoreUnavailable                code "store_unavailable" the shared store cannot be reached
     ├── IdempotencyConflict             code "idempotency_in_flight" same key still being sent
+    ├── SendInterrupted                 code "send_interrupted" cancelled after the request may
+    │                                        have been written (ambiguous)
+    ├── UnexpectedError                 code "unexpected_error" a surprise (a bug, an odd answer);
+    │                                        .failure says whether it may have gone out
     └── WebhookError                    .status_code is the HTTP answer to give
         ├── SignatureError              "invalid_signature"     403
         ├── StaleWebhook                "stale_webhook"         403
@@ -67,11 +71,13 @@ __all__ = [
     "ProviderError",
     "ProviderUnavailable",
     "RateLimited",
+    "SendInterrupted",
     "SenderConfig",
     "SignatureError",
     "SmsBridgeError",
     "StaleWebhook",
     "StoreUnavailable",
+    "UnexpectedError",
     "UnknownProvider",
     "WebhookError",
 ]
@@ -327,6 +333,43 @@ class IdempotencyConflict(SmsBridgeError):
 
     code = "idempotency_in_flight"
     default_failure = "refused"
+
+
+class SendInterrupted(SmsBridgeError):
+    """A send was cancelled or interrupted (task cancellation, Ctrl-C) after its request may
+    have been written.
+
+    The cancellation itself propagates unchanged; this error is what a later send with the
+    same idempotency key raises, since the first one may have gone out.
+    """
+
+    code = "send_interrupted"
+    default_failure = "ambiguous"
+
+
+class UnexpectedError(SmsBridgeError):
+    """Something smsbridge did not expect: an answer of an unexpected shape, or a bug.
+
+    The original exception is chained as ``__cause__``. ``failure`` says what it means for the
+    message: ``"rejected"`` when nothing was sent, ``"ambiguous"`` when it may have gone out.
+    ``accepted`` is True when the provider answered 2xx (the message was accepted, but the
+    answer could not be read); ``provider_message_id`` holds its id when one could be found.
+    """
+
+    code = "unexpected_error"
+    default_failure = "ambiguous"
+    accepted: bool
+    provider_message_id: str | None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        accepted: bool = False,
+        provider_message_id: str | None = None,
+        **kw: Any,
+    ) -> None:
+        super().__init__(message, accepted=accepted, provider_message_id=provider_message_id, **kw)
 
 
 class WebhookError(SmsBridgeError):

@@ -55,6 +55,11 @@ class AiohttpSender:
     is honoured: ``connect`` bounds establishing a connection, ``pool`` the wait for a free
     one, ``read`` each wait for data. aiohttp has no write timeout.
 
+    It honours a request's ``trace`` extension the way the I/O shell needs: the callback is
+    called with ``"aiohttp.send_request_headers.started"`` as soon as the request has a
+    connection (from there on its bytes may leave), so a send cancelled before that is known
+    to have sent nothing.
+
     Args:
         limit: most connections open at once, over all hosts (httpx's default is 100 too).
         limit_per_host: most connections per host (0: no limit beyond ``limit``).
@@ -62,6 +67,9 @@ class AiohttpSender:
         trust_env: read proxy settings from the environment, as ``httpx.AsyncClient`` does
             by default.
     """
+
+    traces_requests = True
+    """Calls the ``trace`` extension once a request has a connection (see above)."""
 
     def __init__(
         self,
@@ -107,6 +115,7 @@ class AiohttpSender:
                 data=content or None,
                 allow_redirects=False,
                 timeout=self._timeout(request),
+                trace_request_ctx=request.extensions.get("trace"),
             ) as answer:
                 body = await answer.read()
                 status, headers = answer.status, list(answer.raw_headers)
@@ -156,11 +165,15 @@ class AiohttpSender:
             )
             # auto_decompress off: httpx.Response decodes per Content-Encoding itself, and
             # would fail on a body aiohttp had already decoded.
+            tracing = aiohttp.TraceConfig()
+            tracing.on_connection_create_end.append(_connected)
+            tracing.on_connection_reuseconn.append(_connected)
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 auto_decompress=False,
                 trust_env=self.trust_env,
                 timeout=aiohttp.ClientTimeout(total=None),
+                trace_configs=[tracing],
             )
             self._loop = loop
         return self._session
@@ -179,6 +192,13 @@ class AiohttpSender:
                 sock_read=read,
             )
         return cached
+
+
+async def _connected(session: Any, context: Any, params: Any) -> None:
+    """aiohttp's hook once a request has a connection: from here on it may be written."""
+    trace = context.trace_request_ctx
+    if trace is not None:
+        await trace("aiohttp.send_request_headers.started", {})
 
 
 def _translate(aiohttp: Any, exc: BaseException, request: httpx.Request) -> httpx.TransportError:

@@ -23,6 +23,7 @@ from smsbridge._errors import (
     ProviderUnavailable,
     RateLimited,
     SmsBridgeError,
+    UnexpectedError,
     WebhookError,
 )
 from smsbridge._models import Attempt, OutboundMessage
@@ -84,6 +85,8 @@ def make(cls: type[SmsBridgeError]) -> SmsBridgeError:
             Attempt(provider="telnyx", error=last, elapsed=0.2),
         )
         return AllProvidersFailed("every provider refused the message", attempts=attempts)
+    if cls is UnexpectedError:
+        return UnexpectedError("odd answer", accepted=True, provider_message_id="SM1", **common)
     return cls("something went wrong", **common)
 
 
@@ -118,7 +121,7 @@ def same(a: SmsBridgeError, b: SmsBridgeError) -> None:
 def test_the_tree_is_complete() -> None:
     """The module defines the classes its docstring draws, all below SmsBridgeError."""
     names = {cls.__name__ for cls in ERROR_CLASSES}
-    assert len(names) == 24
+    assert len(names) == 26
     for name in names:
         assert name in (_errors.__doc__ or "")
         assert name in _errors.__all__
@@ -138,6 +141,8 @@ def test_every_error_pickles_with_its_attributes(cls: type[SmsBridgeError]) -> N
         assert isinstance(copy, ValueError)
     if issubclass(cls, WebhookError):
         assert copy.status_code == cls.status_code
+    if cls is UnexpectedError:
+        assert (copy.accepted, copy.provider_message_id) == (True, "SM1")
 
 
 @pytest.mark.parametrize("cls", ERROR_CLASSES, ids=lambda c: c.__name__)

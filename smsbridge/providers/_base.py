@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Capabilities",
+    "LookupInconclusive",
     "Provider",
     "TimeoutLike",
     "check_credential",
@@ -88,6 +89,14 @@ def check_sender(value: str | None, variable: str) -> str | None:
             variable=variable,
         )
     return value
+
+
+class LookupInconclusive(Exception):
+    """A read-back saw a message that may be the one sent but cannot be told apart for sure
+    (media it cannot compare, a date it cannot read, more messages than one page shows).
+
+    Routing treats it like a read-back that did not answer: the failure stands as it was.
+    """
 
 
 @dataclass(frozen=True)
@@ -177,7 +186,8 @@ class Provider(abc.ABC):
         except (ValueError, UnicodeDecodeError):
             return None
 
-    def _unexpected(self, response: httpx.Response) -> ProviderError:
+    def unexpected(self, response: httpx.Response) -> ProviderError:
+        """The error for an answer the codec cannot read, classified by its HTTP status."""
         from smsbridge.providers._codes import make_error
 
         return make_error(

@@ -159,7 +159,7 @@ class Telnyx(Provider):
         """The typed error for an unsuccessful answer (classified on ``errors[0].code``)."""
         errors = payload.get("errors") if isinstance(payload, dict) else None
         if not isinstance(errors, list) or not errors or not isinstance(errors[0], dict):
-            return self._unexpected(response)
+            return self.unexpected(response)
         first = errors[0]
         code = first.get("code")
         detail = " - ".join(str(first[k]) for k in ("title", "detail") if first.get(k))

@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 import email.utils
 import re
+import time
 from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode
 
@@ -18,12 +20,16 @@ import httpx
 
 from smsbridge._errors import ConfigError, ProviderError
 from smsbridge._models import MessageStatus, SendResult
-from smsbridge.providers._base import Capabilities, Provider, TimeoutLike, check_credential
+from smsbridge.providers._base import (
+    Capabilities,
+    LookupInconclusive,
+    Provider,
+    TimeoutLike,
+    check_credential,
+)
 from smsbridge.providers._codes import TWILIO_CODES, make_error, parse_retry_after
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from smsbridge._models import OutboundMessage
 
 __all__ = ["TWILIO_STATUS", "Twilio"]
@@ -49,6 +55,42 @@ TWILIO_STATUS: dict[str, MessageStatus] = {
 _ACCOUNT_SID = re.compile(r"^AC[0-9a-fA-F]{32}$")
 _SERVICE_SID = re.compile(r"^MG[0-9a-fA-F]{32}$")
 _API_KEY_SID = re.compile(r"^SK[0-9a-fA-F]{32}$")
+
+# Read-back (reconciliation after a failure that may hide an accepted message).
+_PAGE_SIZE = 50
+# A trial account's messages go out with this prefix; the rest must still equal the body.
+_TRIAL_PREFIX = "Sent from your Twilio trial account - "
+# Both clocks (the Date header, date_created) show whole seconds: the window opens this much
+# before the first request, on Twilio's clock.
+_MARGIN = timedelta(seconds=2)
+# Without a Date header the clocks cannot be compared: allow this much difference instead.
+_SKEW = timedelta(seconds=60)
+
+
+def _created(item: dict[str, Any]) -> datetime | None:
+    """A listed message's ``date_created`` (RFC 2822), or ``None`` when absent or unreadable."""
+    try:
+        created = email.utils.parsedate_to_datetime(str(item["date_created"]))
+    except (KeyError, TypeError, ValueError, IndexError):
+        return None
+    return created if created.tzinfo is not None else None
+
+
+def _window_start(response: httpx.Response, since: datetime) -> datetime:
+    """``since`` (our clock) as a time on Twilio's clock, less the margin both clocks need.
+
+    Twilio's ``Date`` header says what its clock read when it answered; the difference to ours
+    now moves ``since`` onto its clock, so a skewed local clock neither hides the message sent
+    nor takes in an identical one sent earlier.
+    """
+    try:
+        theirs = email.utils.parsedate_to_datetime(response.headers.get("date", ""))
+    except (TypeError, ValueError, IndexError):
+        theirs = None
+    if theirs is None or theirs.tzinfo is None:
+        return since - _SKEW
+    offset = theirs - datetime.fromtimestamp(time.time(), timezone.utc)
+    return since + offset - _MARGIN
 
 
 class Twilio(Provider):
@@ -181,7 +223,7 @@ class Twilio(Provider):
     def error_from(self, response: httpx.Response, payload: Any) -> ProviderError:
         """The typed error for an unsuccessful answer."""
         if not isinstance(payload, dict):
-            return self._unexpected(response)
+            return self.unexpected(response)
         code = payload.get("code")
         detail = payload.get("message") or payload.get("detail") or payload.get("title") or ""
         return make_error(
@@ -216,41 +258,75 @@ class Twilio(Provider):
     def parse_lookup(
         self, response: httpx.Response, message: OutboundMessage, since: datetime | None = None
     ) -> SendResult | None:
-        """The message of the listing that matches ``message`` (recipient, sender, body,
-        created at or after ``since``), or ``None``; a typed error if the listing failed."""
+        """The listed message that is exactly ``message``, or ``None`` when none is.
+
+        Exactly: the same recipient and sender (or messaging service), the whole body equal
+        (Twilio's trial-account prefix aside), the same number of media, and created at or
+        after ``since`` (the first request's time, moved onto Twilio's clock with the
+        answer's ``Date`` header: see :func:`_window_start`).
+
+        Raises:
+            LookupInconclusive: a message matches everything the listing shows but cannot be
+                told apart for sure: Twilio does not list the media URLs a message was sent
+                with, so a message with media is never taken as found; a listed message
+                without a readable creation date; a full page whose oldest message is still
+                inside the window (the one sent may be on the next page).
+            ProviderError: the listing itself failed.
+        """
         payload = self._json(response)
         items = payload.get("messages") if isinstance(payload, dict) else None
         if response.status_code != 200 or not isinstance(items, list):
             raise self.error_from(response, payload)
+        start = None if since is None else _window_start(response, since)
+        unsure: str | None = None
         for item in items:
-            if isinstance(item, dict) and item.get("sid") and self._matches(item, message, since):
+            if not isinstance(item, dict) or not item.get("sid"):
+                continue
+            verdict = self._compare(item, message, start)
+            if verdict == "same":
                 return self._result(item, message)
+            if verdict != "different":
+                unsure = verdict
+        if unsure is not None:
+            raise LookupInconclusive(unsure)
+        if start is not None and len(items) >= _PAGE_SIZE:
+            oldest = _created(items[-1]) if isinstance(items[-1], dict) else None
+            if oldest is None or oldest >= start:
+                raise LookupInconclusive("the listing has more messages than one page shows")
         return None
 
-    def _matches(
-        self, item: dict[str, Any], message: OutboundMessage, since: datetime | None
-    ) -> bool:
-        if item.get("to") != message.to or not str(item.get("direction", "outbound")).startswith(
-            "outbound"
-        ):
-            return False
+    def _compare(
+        self, item: dict[str, Any], message: OutboundMessage, start: datetime | None
+    ) -> str:
+        """``"same"``, ``"different"``, or why the two cannot be told apart."""
+        if item.get("to") != message.to:
+            return "different"
+        if not str(item.get("direction", "outbound")).startswith("outbound"):
+            return "different"
         sender = message.from_ or self.from_
         if sender and sender != self.messaging_service_sid:
             if item.get("from") != sender:
-                return False
+                return "different"
         elif item.get("messaging_service_sid") != self.messaging_service_sid:
-            return False
-        # Containment, not equality: trial accounts prefix the body.
-        if message.body and message.body not in str(item.get("body") or ""):
-            return False
-        if since is not None and item.get("date_created"):
-            try:
-                created = email.utils.parsedate_to_datetime(str(item["date_created"]))
-            except (TypeError, ValueError, IndexError):
-                return True  # unreadable date: assume it is ours (never risk a double send)
-            if created.tzinfo is not None and created < since:
-                return False
-        return True
+            return "different"
+        body = item.get("body") or ""
+        if body != message.body and body != _TRIAL_PREFIX + message.body:
+            return "different"
+        try:
+            num_media = int(item.get("num_media") or 0)
+        except (TypeError, ValueError):
+            return "a listed message has an unreadable num_media"
+        if num_media != len(message.media_urls):
+            return "different"
+        if start is not None:
+            created = _created(item)
+            if created is None:
+                return "a listed message has no readable date_created"
+            if created < start:
+                return "different"
+        if message.media_urls:
+            return "Twilio does not list the media URLs a message was sent with"
+        return "same"
 
     def _result(self, payload: dict[str, Any], message: OutboundMessage) -> SendResult:
         segments = message.segments

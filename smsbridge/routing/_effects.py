@@ -17,7 +17,17 @@ if TYPE_CHECKING:
     from smsbridge._models import OutboundMessage
     from smsbridge.providers._base import Provider
 
-__all__ = ["ASYNC_OPS", "Effect", "Fetch", "Plan", "Sleep", "StoreOp", "Transmit"]
+__all__ = [
+    "ASYNC_OPS",
+    "IDEMPOTENT_WRITES",
+    "Effect",
+    "Fetch",
+    "Interrupted",
+    "Plan",
+    "Sleep",
+    "StoreOp",
+    "Transmit",
+]
 
 T = TypeVar("T")
 
@@ -53,3 +63,25 @@ Effect = StoreOp | Transmit | Fetch | Sleep
 Plan = Generator[Effect, Any, T]
 
 ASYNC_OPS = {name: "a" + name for name in ("claim", "get", "set", "delete", "advance", "incr")}
+
+# Store writes that can simply be done again: a driver interrupted in the middle of one finishes
+# it before telling the plan (a claim cannot be redone; the plan deals with that itself).
+IDEMPOTENT_WRITES = frozenset({"set", "delete"})
+
+
+class Interrupted(Exception):
+    """Thrown into a plan when its driver was interrupted (task cancellation, Ctrl-C).
+
+    The plan may yield store operations to end an idempotency claim (the driver runs them
+    shielded from the cancellation) and must then let this propagate; the driver re-raises
+    ``original`` once the plan is done.
+
+    Attributes:
+        original: the cancellation or ``KeyboardInterrupt`` itself.
+        written: the interrupted effect was a request that may have started to leave.
+    """
+
+    def __init__(self, original: BaseException, *, written: bool) -> None:
+        super().__init__(f"interrupted by {type(original).__name__}")
+        self.original = original
+        self.written = written

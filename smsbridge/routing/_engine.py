@@ -7,12 +7,22 @@ and sleeps (``time.sleep`` / ``anyio.sleep`` unless the bridge was given others)
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from smsbridge.providers._shell import atransmit, transmit
-from smsbridge.routing._effects import ASYNC_OPS, Plan, Sleep, StoreOp, Transmit
+from smsbridge._errors import StoreUnavailable
+from smsbridge.providers._shell import Progress, atransmit, transmit
+from smsbridge.routing._effects import (
+    ASYNC_OPS,
+    IDEMPOTENT_WRITES,
+    Interrupted,
+    Plan,
+    Sleep,
+    StoreOp,
+    Transmit,
+)
 
 if TYPE_CHECKING:
     from smsbridge._bridge import Bridge
@@ -20,7 +30,7 @@ if TYPE_CHECKING:
     from smsbridge.providers._shell import AsyncSender, SyncSender
     from smsbridge.routing._settings import RoutingSettings
 
-__all__ = ["run_async", "run_sync", "send_async", "send_sync", "settings_of"]
+__all__ = ["CLEANUP_SECONDS", "run_async", "run_sync", "send_async", "send_sync", "settings_of"]
 
 T = TypeVar("T")
 
@@ -42,21 +52,37 @@ def run_sync(
     client: Callable[[], SyncSender] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
-    """Drive ``plan`` to its end with blocking calls; its return value is returned."""
+    """Drive ``plan`` to its end with blocking calls; its return value is returned.
+
+    A ``KeyboardInterrupt`` (or any other ``BaseException``) while an effect runs is thrown
+    into the plan as :class:`Interrupted`, so it can end its idempotency claim; the effects it
+    asks for then are run, and the original exception is raised at the end.
+    """
     value: Any = None
     error: Exception | None = None
+    interrupted: Interrupted | None = None
     while True:
         try:
             effect = plan.send(value) if error is None else plan.throw(error)
         except StopIteration as stop:
+            if interrupted is not None:
+                raise interrupted.original from None
             return stop.value  # type: ignore[no-any-return]
+        except BaseException:
+            if interrupted is not None:
+                raise interrupted.original from None
+            raise
         value = error = None
+        progress: Progress | None = None
         try:
             if isinstance(effect, StoreOp):
                 value = getattr(store, effect.op)(*effect.args)
+            elif interrupted is not None:
+                error = interrupted  # no new request and no waiting once interrupted
             elif isinstance(effect, Transmit):
                 assert client is not None
-                value = transmit(client(), effect.provider, effect.message)
+                progress = Progress()
+                value = transmit(client(), effect.provider, effect.message, progress)
             elif isinstance(effect, Sleep):
                 sleep(effect.seconds)
             else:
@@ -64,6 +90,16 @@ def run_sync(
                 value = client().send(effect.request)
         except Exception as exc:  # handed to the plan, which decides what it means
             error = exc
+        except BaseException as exc:
+            if interrupted is not None:
+                raise interrupted.original from None
+            written = progress is not None and progress.may_have_been_written
+            interrupted = error = Interrupted(exc, written=written)
+            if isinstance(effect, StoreOp) and effect.op in IDEMPOTENT_WRITES:
+                # Finish the write the interruption cut short; if it fails, the key stays
+                # pending until its TTL (as when the store is down).
+                with contextlib.suppress(Exception):
+                    getattr(store, effect.op)(*effect.args)
 
 
 async def run_async(
@@ -72,25 +108,45 @@ async def run_async(
     client: Callable[[], AsyncSender] | None = None,
     sleep: Callable[[float], Awaitable[None]] | None = None,
 ) -> T:
-    """Async twin of :func:`run_sync`: the same plan, effects awaited."""
+    """Async twin of :func:`run_sync`: the same plan, effects awaited.
+
+    A cancellation (asyncio task cancellation, an anyio or trio cancel scope) while an effect
+    runs is handled like an interruption in :func:`run_sync`; the store operations the plan
+    asks for afterwards run shielded from it, for at most ``CLEANUP_SECONDS``.
+    """
     if sleep is None:
         import anyio
 
         sleep = anyio.sleep
     value: Any = None
     error: Exception | None = None
+    interrupted: Interrupted | None = None
     while True:
         try:
             effect = plan.send(value) if error is None else plan.throw(error)
         except StopIteration as stop:
+            if interrupted is not None:
+                raise interrupted.original from None
             return stop.value  # type: ignore[no-any-return]
+        except BaseException:
+            if interrupted is not None:
+                raise interrupted.original from None
+            raise
         value = error = None
+        if interrupted is not None:
+            if isinstance(effect, StoreOp):
+                value, error = await _shielded(store, effect)
+            else:
+                error = interrupted
+            continue
+        progress: Progress | None = None
         try:
             if isinstance(effect, StoreOp):
                 value = await getattr(store, ASYNC_OPS[effect.op])(*effect.args)
             elif isinstance(effect, Transmit):
                 assert client is not None
-                value = await atransmit(client(), effect.provider, effect.message)
+                progress = Progress()
+                value = await atransmit(client(), effect.provider, effect.message, progress)
             elif isinstance(effect, Sleep):
                 await sleep(effect.seconds)
             else:
@@ -98,6 +154,29 @@ async def run_async(
                 value = await client().send(effect.request)
         except Exception as exc:  # handed to the plan, which decides what it means
             error = exc
+        except BaseException as exc:
+            written = progress is not None and progress.may_have_been_written
+            interrupted = error = Interrupted(exc, written=written)
+            if isinstance(effect, StoreOp) and effect.op in IDEMPOTENT_WRITES:
+                await _shielded(store, effect)  # finish the write the cancellation cut short
+
+
+# How long the store calls that end an interrupted send may take: bounded, because the caller
+# is waiting for its cancellation to complete; past it the key stays pending until its TTL.
+CLEANUP_SECONDS = 5.0
+
+
+async def _shielded(store: Any, effect: StoreOp) -> tuple[Any, Exception | None]:
+    """Run one store operation shielded from the cancellation being handled."""
+    import anyio
+
+    with anyio.CancelScope(shield=True) as scope:
+        scope.deadline = anyio.current_time() + CLEANUP_SECONDS
+        try:
+            return await getattr(store, ASYNC_OPS[effect.op])(*effect.args), None
+        except Exception as exc:
+            return None, exc
+    return None, StoreUnavailable("the store did not answer while a cancelled send was ending")
 
 
 def send_sync(bridge: Bridge, message: OutboundMessage) -> SendResult:

@@ -6,10 +6,18 @@ sends; everyone else reads the record instead:
 * ``sent``: the stored result is returned (with no ``attempts``: nothing was tried this time);
 * ``pending``: another call is sending; wait for it (bounded by ``idempotency_wait``, then
   :class:`IdempotencyConflict`);
+* ``sent`` with an error instead of a result: the provider accepted the first send but its
+  answer could not be read (:class:`UnexpectedError`); that error is raised again, and the
+  message is never sent again, whatever the delivery guarantee;
 * ``ambiguous``: the first send may or may not have gone out; at most once, so the same
   error is raised again (with ``delivery="at_least_once"`` the key is taken over and sent);
 * absent: the first send failed without sending (rejected, or refused everywhere) and let
   the key go, so this call claims it and tries again.
+
+Once claimed, a key is always ended, whatever happens: recorded as sent, recorded as
+ambiguous when the message may have gone out (an ambiguous failure, an interruption after the
+request may have been written), or released when nothing was sent. Only a store that cannot be
+reached at that moment leaves it ``pending`` until its TTL.
 
 A key reused for a different message (recipient, body, media or sender) is an
 :class:`InvalidRequest`. If the store cannot be reached to claim the key, the send fails with
@@ -28,17 +36,26 @@ from smsbridge._errors import (
     IdempotencyConflict,
     InvalidRequest,
     ProviderError,
+    SendInterrupted,
     SmsBridgeError,
     StoreUnavailable,
+    UnexpectedError,
 )
 from smsbridge._models import MessageStatus, SendResult
-from smsbridge.routing._effects import Plan, Sleep, StoreOp
+from smsbridge.routing._effects import Interrupted, Plan, Sleep, StoreOp
 
 if TYPE_CHECKING:
     from smsbridge._bridge import Delivery
     from smsbridge._models import OutboundMessage
 
-__all__ = ["begin", "fingerprint", "finish_failed", "finish_sent", "store_key"]
+__all__ = [
+    "begin",
+    "fingerprint",
+    "finish_failed",
+    "finish_interrupted",
+    "finish_sent",
+    "store_key",
+]
 
 log = logging.getLogger("smsbridge.routing")
 
@@ -84,7 +101,7 @@ def _replay(data: dict[str, Any]) -> SendResult:
 
 
 def _error_record(error: SmsBridgeError) -> dict[str, Any]:
-    return {
+    record = {
         "code": error.code,
         "message": error.message,
         "provider": error.provider,
@@ -92,19 +109,34 @@ def _error_record(error: SmsBridgeError) -> dict[str, Any]:
         "http_status": error.http_status,
         "failure": error.failure,
     }
+    if isinstance(error, UnexpectedError) and error.accepted:
+        record["provider_message_id"] = error.provider_message_id
+    return record
 
 
-def _error_from(data: dict[str, Any]) -> SmsBridgeError:
+# Errors an idempotency record may hold besides the provider categories.
+_OWN_CLASSES: dict[str, type[SmsBridgeError]] = {
+    cls.code: cls for cls in (SendInterrupted, UnexpectedError)
+}
+
+
+def _error_from(data: dict[str, Any], *, accepted: bool = False) -> SmsBridgeError:
     from smsbridge.providers._codes import CATEGORY_CLASSES
 
-    cls = CATEGORY_CLASSES.get(str(data.get("code")), ProviderError)
+    code = str(data.get("code"))
+    cls = CATEGORY_CLASSES.get(code) or _OWN_CLASSES.get(code) or ProviderError
+    what = "was accepted" if accepted else "may have been sent"
+    extra: dict[str, Any] = {}
+    if cls is UnexpectedError:
+        extra = {"accepted": accepted, "provider_message_id": data.get("provider_message_id")}
     return cls(
         f"{data.get('message', 'send failed')} (an earlier send with this idempotency key ended "
-        "this way; it may have been sent, so it is not sent again)",
+        f"this way; it {what}, so it is not sent again)",
         provider=data.get("provider"),
         provider_code=data.get("provider_code"),
         http_status=data.get("http_status"),
         failure=data.get("failure") or "ambiguous",
+        **extra,
     )
 
 
@@ -132,7 +164,13 @@ def begin(
     pending = _record("pending", fp, message_id=message.message_id)
     waited, poll, released = 0.0, _POLL_FIRST, 0
     while True:
-        if (yield StoreOp("claim", (key, pending, ttl))):
+        try:
+            claimed = yield StoreOp("claim", (key, pending, ttl))
+        except Interrupted:
+            # The claim may have gone through before the interruption: let it go if so.
+            yield from _release_if_ours(key, message.message_id)
+            raise
+        if claimed:
             return None
         raw = yield StoreOp("get", (key,))
         if raw is None and released < 100:
@@ -147,6 +185,8 @@ def begin(
         state = data.get("state")
         if state == "sent" and isinstance(data.get("result"), dict):
             return _replay(data["result"])
+        if state == "sent" and isinstance(data.get("error"), dict):
+            raise _error_from(data["error"], accepted=True)
         if state == "ambiguous":
             if delivery != "at_least_once":
                 raise _error_from(data.get("error") or {})
@@ -179,16 +219,55 @@ def finish_sent(message: OutboundMessage, fp: str, result: SendResult, *, ttl: f
 def finish_failed(
     message: OutboundMessage, fp: str, error: SmsBridgeError, *, ttl: float
 ) -> Plan[None]:
-    """Record a failure: ambiguous ones block re-sends; the others release the key."""
+    """Record a failure: ambiguous ones block re-sends, an accepted one counts as sent; the
+    others release the key."""
     assert message.idempotency_key is not None
     key = store_key(message.idempotency_key)
+    if isinstance(error, UnexpectedError) and error.accepted:
+        yield from _store(message, key, _record("sent", fp, error=_error_record(error)), ttl)
+    elif error.failure == "ambiguous":
+        yield from _store(message, key, _record("ambiguous", fp, error=_error_record(error)), ttl)
+    else:
+        yield from _store(message, key, None, ttl)
+
+
+def finish_interrupted(
+    message: OutboundMessage, fp: str, *, may_have_sent: bool, ttl: float
+) -> Plan[None]:
+    """End the claim of a send that was cancelled or interrupted: ambiguous when the message
+    may have gone out (a repeat raises :class:`SendInterrupted`), released otherwise."""
+    assert message.idempotency_key is not None
+    key = store_key(message.idempotency_key)
+    if not may_have_sent:
+        yield from _store(message, key, None, ttl)
+        return
+    error = SendInterrupted("the send was interrupted after its request may have been written")
+    yield from _store(message, key, _record("ambiguous", fp, error=_error_record(error)), ttl)
+
+
+def _store(message: OutboundMessage, key: str, record: str | None, ttl: float) -> Plan[None]:
+    """Write ``record`` at ``key`` (delete it for ``None``); a store outage is logged."""
     try:
-        if error.failure == "ambiguous":
-            yield StoreOp("set", (key, _record("ambiguous", fp, error=_error_record(error)), ttl))
-        else:
+        if record is None:
             yield StoreOp("delete", (key,))
+        else:
+            yield StoreOp("set", (key, record, ttl))
     except StoreUnavailable:
         log.error(
             "the outcome of an idempotent send could not be stored; the key stays pending",
             extra={"message_id": message.message_id, "code": "store_unavailable"},
+        )
+
+
+def _release_if_ours(key: str, message_id: str) -> Plan[None]:
+    """Delete ``key`` if it holds this send's own pending claim."""
+    try:
+        raw = yield StoreOp("get", (key,))
+        data = json.loads(raw) if raw else None
+        if isinstance(data, dict) and data.get("message_id") == message_id:
+            yield StoreOp("delete", (key,))
+    except (StoreUnavailable, ValueError):
+        log.error(
+            "an interrupted claim could not be checked; the key may stay pending",
+            extra={"message_id": message_id, "code": "store_unavailable"},
         )

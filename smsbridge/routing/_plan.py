@@ -9,16 +9,17 @@ them and keeps the attempt log.
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from smsbridge._errors import ProviderError, SmsBridgeError
+from smsbridge._errors import ProviderError, SmsBridgeError, UnexpectedError
 from smsbridge._models import Attempt
+from smsbridge.providers._base import LookupInconclusive
 from smsbridge.routing import _idempotency as idem
 from smsbridge.routing._decide import decide, outcome, select
-from smsbridge.routing._effects import Fetch, Plan, Sleep, Transmit
+from smsbridge.routing._effects import Fetch, Interrupted, Plan, Sleep, Transmit
 
 if TYPE_CHECKING:
     from smsbridge._bridge import Bridge
@@ -30,12 +31,9 @@ if TYPE_CHECKING:
 
 __all__ = ["send_plan"]
 
-# A read-back looks for messages created since shortly before the first request: clocks differ.
-_SKEW = timedelta(seconds=60)
-
 
 class _Run:
-    """The attempt log of one send."""
+    """The attempt log of one send, and what is known about whether it went out."""
 
     __slots__ = (
         "ambiguous",
@@ -43,6 +41,7 @@ class _Run:
         "bridge",
         "last",
         "message",
+        "result",
         "settings",
         "skipped",
         "stopped",
@@ -57,6 +56,7 @@ class _Run:
         self.stopped: SmsBridgeError | None = None
         self.ambiguous: SmsBridgeError | None = None
         self.last: tuple[str, SmsBridgeError] | None = None
+        self.result: SendResult | None = None
 
     def record(
         self,
@@ -72,38 +72,85 @@ class _Run:
         self.settings.hooks.attempt(attempt, len(self.attempts), self.message)
 
     def finish(self, result: SendResult) -> SendResult:
-        return result.model_copy(update={"attempts": tuple(self.attempts)})
+        self.result = result.model_copy(update={"attempts": tuple(self.attempts)})
+        return self.result
+
+    @property
+    def may_have_sent(self) -> bool:
+        """An attempt succeeded, or one may have gone out (an unresolved ambiguous failure)."""
+        return self.result is not None or self.ambiguous is not None
+
+    def unexpected(self, exc: Exception) -> UnexpectedError:
+        """The typed error for an exception nothing expected, saying whether it went out."""
+        if self.result is not None:
+            result = self.result
+            return UnexpectedError(
+                f"the message was sent through {result.provider}, then smsbridge failed "
+                f"unexpectedly ({type(exc).__name__})",
+                provider=result.provider,
+                failure="ambiguous",
+                accepted=True,
+                provider_message_id=result.provider_message_id,
+                attempts=tuple(self.attempts),
+            )
+        sent = self.ambiguous is not None
+        return UnexpectedError(
+            f"smsbridge failed unexpectedly ({type(exc).__name__}); "
+            + ("the message may have been sent" if sent else "nothing was sent"),
+            failure="ambiguous" if sent else "rejected",
+            attempts=tuple(self.attempts),
+        )
 
 
 def send_plan(
     bridge: Bridge, settings: RoutingSettings, message: OutboundMessage
 ) -> Plan[SendResult]:
     """Send ``message`` through the bridge's policy, honouring its idempotency key."""
+    run = _Run(bridge, settings, message)
     if message.idempotency_key is None:
-        return _route(bridge, settings, message)
-    return _keyed(bridge, settings, message)
+        return _route(run)
+    return _keyed(run)
 
 
-def _keyed(bridge: Bridge, settings: RoutingSettings, message: OutboundMessage) -> Plan[SendResult]:
+def _keyed(run: _Run) -> Plan[SendResult]:
+    """The send with its idempotency claim, ended whatever happens once it is taken.
+
+    Success records the result; a typed failure records or releases the key by its class; an
+    interruption (cancellation, Ctrl-C) records it as ambiguous when the request may have been
+    written and releases it otherwise; any other exception ends the claim by what may have
+    gone out and surfaces as :class:`UnexpectedError`, chained to it.
+    """
+    message, settings = run.message, run.settings
     ttl, fp = settings.idempotency_ttl, idem.fingerprint(message)
     replay = yield from idem.begin(
-        message, fp, ttl=ttl, wait=settings.idempotency_wait, delivery=bridge.delivery
+        message, fp, ttl=ttl, wait=settings.idempotency_wait, delivery=run.bridge.delivery
     )
     if replay is not None:
         return replay
     try:
-        result = yield from _route(bridge, settings, message)
+        result = yield from _route(run)
     except SmsBridgeError as exc:
         yield from idem.finish_failed(message, fp, exc, ttl=ttl)
         raise
+    except Interrupted as stop:
+        may_have_sent = stop.written or run.may_have_sent
+        yield from idem.finish_interrupted(message, fp, may_have_sent=may_have_sent, ttl=ttl)
+        raise
+    except Exception as exc:
+        error = run.unexpected(exc)
+        if run.result is not None:
+            yield from idem.finish_sent(message, fp, run.result, ttl=ttl)
+        else:
+            yield from idem.finish_failed(message, fp, error, ttl=ttl)
+        raise error from exc
     yield from idem.finish_sent(message, fp, result, ttl=ttl)
     return result
 
 
-def _route(bridge: Bridge, settings: RoutingSettings, message: OutboundMessage) -> Plan[SendResult]:
+def _route(run: _Run) -> Plan[SendResult]:
     # The success path stays in this one generator (it runs for every message); failures
     # are handled by _failed, created only when one happens.
-    run = _Run(bridge, settings, message)
+    bridge, settings, message = run.bridge, run.settings, run.message
     breaker, runtime = settings.breaker, settings.breaker_runtime
     for provider, outgoing in select(bridge.policy, message, any_sender=settings.any_sender):
         retry = settings.retry
@@ -124,7 +171,7 @@ def _route(bridge: Bridge, settings: RoutingSettings, message: OutboundMessage) 
             start = time.perf_counter()
             try:
                 result: SendResult = yield Transmit(provider, outgoing)
-            except ProviderError as exc:
+            except SmsBridgeError as exc:
                 found, retry, again = yield from _failed(
                     run, provider, outgoing, exc, verdict, retry, started, start
                 )
@@ -134,9 +181,10 @@ def _route(bridge: Bridge, settings: RoutingSettings, message: OutboundMessage) 
                     continue
                 break
             run.record(provider, None, time.perf_counter() - start, result.provider_message_id)
+            sent = run.finish(result)
             if breaker is not None and breaker.must_record_success(provider, verdict, runtime):
                 yield from breaker.succeeded(provider, verdict, runtime)
-            return run.finish(result)
+            return sent
         if run.stopped is not None:
             break
     raise outcome(run.attempts, stopped=run.stopped, ambiguous=run.ambiguous, skipped=run.skipped)
@@ -146,7 +194,7 @@ def _failed(
     run: _Run,
     provider: Provider,
     message: OutboundMessage,
-    exc: ProviderError,
+    exc: SmsBridgeError,
     verdict: Verdict,
     retry: Retry,
     started: float,
@@ -159,18 +207,24 @@ def _failed(
     settings, breaker = run.settings, run.settings.breaker
     run.record(provider, exc, time.perf_counter() - start)
     run.last = (provider.name, exc)
+    if isinstance(exc, UnexpectedError):
+        # Not the provider's fault, and nothing to retry: stop, and if the provider accepted
+        # the message, it went out (the key is recorded as sent).
+        run.stopped = exc
+        if exc.failure == "ambiguous":
+            run.ambiguous = exc
+        return None, retry, False
     if breaker is not None:
         yield from breaker.failed(provider, verdict, exc, settings.breaker_runtime)
     failure = exc.failure
-    if failure == "ambiguous":
-        since = datetime.fromtimestamp(started, timezone.utc) - _SKEW
-        found = yield from _reconcile(run, provider, message, since)
+    if _needs_read_back(provider, exc):
+        found = yield from _reconcile(run, provider, message, started)
         if found is not None and found is not _NOT_FOUND:
             run.record(provider, None, time.perf_counter() - start, found.provider_message_id)
             return run.finish(found), retry, False
         if found is _NOT_FOUND:
-            failure = "refused"
-        else:
+            failure = "refused"  # the provider answered: it does not have the message
+        elif failure == "ambiguous":
             run.ambiguous = exc
     decision = decide(
         exc,
@@ -190,16 +244,28 @@ def _failed(
     return None, decision.retry, False
 
 
+def _needs_read_back(provider: Provider, exc: SmsBridgeError) -> bool:
+    """Whether the message may be at the provider despite ``exc``: an ambiguous failure, or
+    any 5xx from a provider without idempotency keys (a 503 is *refused* by HTTP's word, but
+    a provider may have accepted the message before failing; with ``reconcile=True`` that is
+    checked rather than assumed)."""
+    if exc.failure == "ambiguous":
+        return True
+    idempotent = bool(getattr(provider, "idempotent_retries", False))
+    return exc.http_status is not None and exc.http_status >= 500 and not idempotent
+
+
 _NOT_FOUND: Any = object()
 
 
 def _reconcile(
-    run: _Run, provider: Provider, message: OutboundMessage, since: datetime
+    run: _Run, provider: Provider, message: OutboundMessage, started: float
 ) -> Plan[Any]:
-    """After an ambiguous failure, read back whether the provider accepted the message.
+    """After a failure that may hide an accepted message, read back whether it was accepted.
 
     Returns the found ``SendResult``, ``_NOT_FOUND`` when the read-back answered and showed no
-    such message, or ``None`` when there is no answer (not enabled, not supported, failed).
+    such message, or ``None`` when there is no answer (not enabled, not supported, failed, or
+    a message that looks the same but cannot be told apart for sure).
     """
     build = getattr(provider, "build_lookup_request", None)
     parse = getattr(provider, "parse_lookup", None)
@@ -207,14 +273,15 @@ def _reconcile(
         return None
     if run.settings.reconcile_delay > 0:
         yield Sleep(run.settings.reconcile_delay)
+    since = datetime.fromtimestamp(started, timezone.utc)
     try:
         response = yield Fetch(build(message, since))
         found = parse(response, message, since=since)
-    except (ProviderError, httpx.TransportError, OSError) as exc:
+    except (ProviderError, LookupInconclusive, httpx.TransportError, OSError) as exc:
         from smsbridge.routing._observe import log
 
         log.warning(
-            "read-back after an ambiguous failure did not answer (%s); still ambiguous",
+            "read-back after a failure gave no certain answer (%s); the failure stands",
             type(exc).__name__,
             extra={"provider": provider.name, "message_id": run.message.message_id},
         )

@@ -7,8 +7,9 @@ option                 meaning
 ``breaker``            :class:`CircuitBreaker`, or ``None`` / ``False`` for none
 ``idempotency_ttl``    seconds an idempotency key is remembered (default 24 h)
 ``idempotency_wait``   seconds a repeated key waits for the send in flight (default 10)
-``reconcile``          read back recent messages after an ambiguous failure, before any
-                       re-send, on providers that support it (Twilio). Default ``False``
+``reconcile``          read back recent messages after an ambiguous failure or any 5xx,
+                       before any re-send, on providers that support it (Twilio). Default
+                       ``False``
 ``reconcile_delay``    seconds to wait before that read-back (default 1)
 ``any_sender``         ``send(from_=...)`` may use providers that do not own that sender;
                        they send from their own (default ``False``: owners only)
