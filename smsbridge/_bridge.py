@@ -10,12 +10,13 @@ from __future__ import annotations
 import importlib
 import ipaddress
 import logging
+import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -333,10 +334,28 @@ class Bridge:
 # TypeError or pydantic ValidationError from deep inside would be neither.
 def _check_text(**values: Any) -> None:
     for name, value in values.items():
-        if value is not None and not isinstance(value, str):
+        if value is None:
+            continue
+        if not isinstance(value, str):
             raise InvalidRequest(
                 f"{name} must be a str, not {type(value).__name__}", failure="rejected"
             )
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                # A lone surrogate (from a bad decode) cannot travel in any request.
+                raise InvalidRequest(
+                    f"{name} is not valid Unicode text (it holds a lone surrogate)",
+                    failure="rejected",
+                ) from None
+
+
+# Twilio's documented maximum (MediaUrl, 10 per message); Telnyx's media_urls take no more.
+MAX_MEDIA = 10
+# Whitespace or control characters in a URL end up in a form field or JSON string the
+# provider then fetches: refuse them rather than guess what the caller meant.
+_URL_UNSAFE = re.compile(r"[\x00-\x20\x7f-\x9f\s]")
 
 
 def _checked_media(media_urls: Iterable[str]) -> tuple[str, ...]:
@@ -349,7 +368,33 @@ def _checked_media(media_urls: Iterable[str]) -> tuple[str, ...]:
         media = tuple(media_urls)
     except TypeError:
         raise InvalidRequest("media_urls must be a list of URLs", failure="rejected") from None
-    for url in media:
-        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-            raise InvalidRequest("every media URL must be an http(s) URL", failure="rejected")
+    if len(media) > MAX_MEDIA:
+        raise InvalidRequest(
+            f"a message takes at most {MAX_MEDIA} media URLs, not {len(media)}",
+            failure="rejected",
+        )
+    for index, url in enumerate(media):
+        if not _is_media_url(url):
+            raise InvalidRequest(
+                f"media_urls[{index}] must be an absolute http(s) URL with a host and no "
+                "spaces or control characters",
+                failure="rejected",
+            )
     return media
+
+
+def _is_media_url(url: object) -> bool:
+    if not isinstance(url, str) or len(url) > 2048 or _URL_UNSAFE.search(url):
+        return False
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return False
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return False
+    try:
+        url.encode("utf-8")  # non-ASCII is fine (an IRI); a lone surrogate is not
+    except UnicodeEncodeError:
+        return False
+    return True

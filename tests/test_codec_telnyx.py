@@ -127,6 +127,27 @@ def test_base_url_override_keeps_the_documented_path() -> None:
     assert str(recorder.requests[0].url) == "http://127.0.0.1:8766/v2/messages"
 
 
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "https://api.telnyx.com/v2",
+        "https://api.telnyx.com/v2/",
+        "http://127.0.0.1:8766/?x=1",
+        "https://user:pw@api.telnyx.com",
+        "ftp://api.telnyx.com",
+        "https://",
+        "http://127.0.0.1:99999",
+    ],
+)
+def test_base_url_with_a_path_is_a_config_error(base_url: str) -> None:
+    """A base_url with a path (such as Telnyx's own /v2), a query, credentials, another scheme
+    or a bad port is a ConfigError naming TELNYX_BASE_URL, never echoing the URL."""
+    with pytest.raises(ConfigError) as info:
+        telnyx(base_url=base_url)
+    assert info.value.variable == "TELNYX_BASE_URL"
+    assert "pw" not in str(info.value)
+
+
 def test_mms_sends_media_urls_and_type() -> None:
     """An MMS carries media_urls in order and type MMS, as in the fixture."""
     expected = FIXTURE["request_mms"]["json"]

@@ -12,6 +12,7 @@ import json
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -25,6 +26,7 @@ __all__ = [
     "LookupInconclusive",
     "Provider",
     "TimeoutLike",
+    "check_base_url",
     "check_credential",
     "check_sender",
     "check_timeout",
@@ -78,6 +80,36 @@ def check_timeout(timeout: TimeoutLike | None, variable: str) -> httpx.Timeout:
     return result
 
 
+def check_base_url(value: str, variable: str, provider: str) -> str:
+    """``value`` without a trailing slash if it is a scheme, host and optional port only.
+
+    The codecs append the documented paths (``/2010-04-01/...``, ``/v2/messages``) to it, so a
+    path here (``https://api.telnyx.com/v2``) would double them; that is refused up front.
+
+    Raises:
+        ConfigError: naming ``variable``, for anything else.
+    """
+    if not isinstance(value, str):
+        raise ConfigError(f"{provider} base_url must be a str", variable=variable)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise ConfigError(f"{provider} base_url is not a valid URL", variable=variable) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"{provider} base_url must start with http:// or https:// and name a host",
+            variable=variable,
+        )
+    if parts.path.strip("/") or parts.query or parts.fragment or parts.username:
+        raise ConfigError(
+            f"{provider} base_url must be a scheme, host and port only, without a path "
+            "(the API paths are added to it), query or credentials",
+            variable=variable,
+        )
+    return value.rstrip("/")
+
+
 def check_sender(value: str | None, variable: str) -> str | None:
     """``value`` if it is a valid sender (or ``None``), else :class:`ConfigError`."""
     if value is None:
@@ -128,12 +160,9 @@ class Provider(abc.ABC):
         senders: tuple[str, ...] = (),
     ) -> None:
         self.from_ = check_sender(from_, f"{self.name.upper()}_FROM")
-        self.base_url = (base_url or self.default_base_url).rstrip("/")
-        if not self.base_url.startswith(("http://", "https://")):
-            raise ConfigError(
-                f"{self.name} base_url must start with http:// or https://",
-                variable=f"{self.name.upper()}_BASE_URL",
-            )
+        self.base_url = check_base_url(
+            base_url or self.default_base_url, f"{self.name.upper()}_BASE_URL", self.name
+        )
         self.timeout = check_timeout(timeout, f"{self.name.upper()}_TIMEOUT")
         # Computed once: every request carries it so the configured timeout reaches the client.
         self._timeout_ext = self.timeout.as_dict()
