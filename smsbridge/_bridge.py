@@ -30,14 +30,20 @@ if TYPE_CHECKING:
 
     from smsbridge.providers._base import Provider
     from smsbridge.providers._shell import AsyncSender, SyncSender
+    from smsbridge.webhooks._refusals import RefusalLog
 
-__all__ = ["REFERENCE_PARAM", "Bridge", "Delivery"]
+__all__ = ["DEFAULT_MAX_BODY", "REFERENCE_PARAM", "Bridge", "Delivery"]
 
 log = logging.getLogger("smsbridge")
 
 Delivery = Literal["at_most_once", "at_least_once"]
 REFERENCE_PARAM = "smsbridge_ref"
 DEFAULT_WEBHOOK_PATH = "/sms/webhook"
+# The largest webhooks: a Twilio inbound form with a 1600-character body of 4-byte characters,
+# every one percent-encoded (19,200 bytes), ten media URLs and some thirty other fields; a
+# Telnyx message.received with a 10-part text written as \u escapes and ten media objects.
+# Both stay under 24 KiB; 64 KiB leaves room, and forged bodies cost little to refuse.
+DEFAULT_MAX_BODY = 64 * 1024
 
 
 class Bridge:
@@ -61,7 +67,9 @@ class Bridge:
         trusted_proxies: addresses or CIDR networks of the application's own reverse proxies;
             only requests from them may set ``X-Forwarded-*`` (never trusted by default).
         webhook_tolerance: seconds a Telnyx webhook timestamp may be from now.
-        max_body_size: largest webhook body accepted, in bytes (413 beyond).
+        max_body_size: largest webhook body accepted, in bytes (413 beyond); default 64 KiB,
+            about two and a half times the largest webhook either provider documents (see
+            ``DEFAULT_MAX_BODY``).
         dedupe_ttl: how long webhook de-duplication and status ordering remember a message.
         clock: wall-clock seconds, against which webhook timestamps are checked (injectable
             for tests).
@@ -84,7 +92,7 @@ class Bridge:
         delivery: Delivery = "at_most_once",
         trusted_proxies: Iterable[str] = (),
         webhook_tolerance: float = 300.0,
-        max_body_size: int = 1 << 20,
+        max_body_size: int = DEFAULT_MAX_BODY,
         dedupe_ttl: float = 86_400.0,
         clock: Callable[[], float] = time.time,
         **options: Any,
@@ -129,6 +137,9 @@ class Bridge:
 
         # Webhook de-duplication degrades open while the store is down, logged once an outage.
         self.dedupe_guard = DegradeOpen("webhook de-duplication")
+        # Every refused webhook is logged, each error code at most once a minute; the log is
+        # made at the first refusal (smsbridge.webhooks is not imported by sending).
+        self.refusal_log: RefusalLog | None = None
         self.options = dict(options)
         from smsbridge.routing._settings import RoutingSettings
 

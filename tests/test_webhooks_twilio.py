@@ -523,14 +523,43 @@ def test_duplicate_delivery_is_flagged_and_still_parsed() -> None:
     assert second.response.status_code == 200
 
 
-def test_idempotency_token_identifies_the_delivery() -> None:
-    """With I-Twilio-Idempotency-Token the token, not the SID, names the delivery."""
-    bridge = make_bridge()
+def test_a_replay_with_a_new_idempotency_token_is_still_a_duplicate() -> None:
+    """I-Twilio-Idempotency-Token is not signed: a captured webhook replayed with a new token
+    is recognised as the same delivery (the key comes from signed fields only)."""
+    store = MemoryStore()
+    bridge = make_bridge(store=store)
     token = {"I-Twilio-Idempotency-Token": "tok-1"}
     assert not bridge.handle_webhook(fixture_request(INBOUND["sms_basic"], **token)).duplicate
-    assert bridge.handle_webhook(fixture_request(INBOUND["sms_basic"], **token)).duplicate
-    other = {"I-Twilio-Idempotency-Token": "tok-2"}
-    assert not bridge.handle_webhook(fixture_request(INBOUND["sms_basic"], **other)).duplicate
+    for forged in ("tok-2", "", "x" * 5000):
+        replay = fixture_request(INBOUND["sms_basic"], **{"I-Twilio-Idempotency-Token": forged})
+        assert bridge.handle_webhook(replay).duplicate
+    assert bridge.handle_webhook(fixture_request(INBOUND["sms_basic"])).duplicate
+    assert not any("tok-" in key for key in store._data)
+
+
+def test_status_duplicates_key_on_sid_status_and_error_code() -> None:
+    """The same status twice is a duplicate; a different status or error code is not."""
+    bridge = make_bridge()
+    assert not bridge.handle_webhook(form_request(URL, status_params("sent"))).duplicate
+    assert bridge.handle_webhook(form_request(URL, status_params("sent"))).duplicate
+    failed = status_params("undelivered") + [("ErrorCode", "30003")]
+    other = status_params("undelivered") + [("ErrorCode", "30005")]
+    assert not bridge.handle_webhook(form_request(URL, failed)).duplicate
+    assert bridge.handle_webhook(form_request(URL, failed)).duplicate
+    assert not bridge.handle_webhook(form_request(URL, other)).duplicate
+
+
+def test_every_store_key_is_bounded() -> None:
+    """A genuine webhook with a huge MessageSid still leaves only short keys in the store."""
+    store = MemoryStore()
+    bridge = make_bridge(store=store)
+    huge = "SM" + "f" * 20_000
+    params = [("MessageSid", huge), ("MessageStatus", "sent"), ("To", "+1" + "5" * 3000)]
+    bridge.handle_webhook(form_request(URL, params))
+    inbound = [("MessageSid", huge), ("From", "+15550001"), ("To", "+15550002"), ("Body", "x")]
+    bridge.handle_webhook(form_request(URL, inbound))
+    assert len(store._data) == 3
+    assert all(len(key) <= 200 for key in store._data)
 
 
 def test_later_statuses_are_never_swallowed_and_late_ones_are_stale() -> None:

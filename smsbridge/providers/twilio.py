@@ -67,6 +67,27 @@ _MARGIN = timedelta(seconds=2)
 _SKEW = timedelta(seconds=60)
 
 
+def _checked_shared_keys(shared_keys: Mapping[str, str] | None) -> dict[str, str]:
+    """SharedKey id -> secret, every one a non-empty printable string (checked at start-up:
+    a number or a nested table from a config file would otherwise fail at the first webhook).
+
+    Raises:
+        ConfigError: naming TWILIO_SHARED_KEYS, never showing a secret.
+    """
+    if shared_keys is None:
+        return {}
+    if not isinstance(shared_keys, Mapping):
+        raise ConfigError(
+            "Twilio shared_keys must map SharedKey ids to secrets", variable="TWILIO_SHARED_KEYS"
+        )
+    keys: dict[str, str] = {}
+    for key_id, secret in shared_keys.items():
+        check_credential(key_id, "TWILIO_SHARED_KEYS", "a Twilio SharedKey id")
+        check_credential(secret, "TWILIO_SHARED_KEYS", f"the secret of SharedKey {key_id}")
+        keys[key_id] = secret
+    return keys
+
+
 def _created(item: dict[str, Any]) -> datetime | None:
     """A listed message's ``date_created`` (RFC 2822), or ``None`` when absent or unreadable."""
     try:
@@ -152,6 +173,7 @@ class Twilio(Provider):
             )
         if api_secret:
             check_credential(api_secret, "TWILIO_API_SECRET", "Twilio api_secret")
+        keys = _checked_shared_keys(shared_keys)
         super().__init__(
             from_=from_,
             base_url=base_url,
@@ -163,7 +185,7 @@ class Twilio(Provider):
         self.messaging_service_sid = messaging_service_sid
         self.api_key = api_key
         self._auth_token = auth_token
-        self._shared_keys = dict(shared_keys or {})
+        self._shared_keys = keys
         user, password = (
             (api_key, api_secret) if api_key and api_secret else (account_sid, auth_token)
         )

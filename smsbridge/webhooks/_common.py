@@ -3,6 +3,7 @@ references, and a fast way to build the event models from values already checked
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from codecs import escape_decode
@@ -18,13 +19,16 @@ from smsbridge._bridge import REFERENCE_PARAM
 from smsbridge._errors import MalformedWebhook
 from smsbridge._models import EventError, InboundMessage, Media, MessageStatus, OptOut, StatusEvent
 from smsbridge.providers._codes import CATEGORY_CLASSES
+from smsbridge.stores._base import DEDUPE_PREFIX
 
 __all__ = [
     "KEYWORDS",
+    "MAX_KEY_CHARS",
     "NO_ORDER",
     "OPT_OUT_MAX_LEN",
     "Parsed",
     "build",
+    "dedupe_key",
     "event_error",
     "load_json",
     "new_parsed",
@@ -34,6 +38,7 @@ __all__ = [
     "reference_from",
     "require_text",
     "status_order_key",
+    "store_key",
     "text_field",
 ]
 
@@ -57,7 +62,8 @@ class Parsed(NamedTuple):
     Attributes:
         provider: the provider's name.
         events: the parsed events.
-        dedupe_key: store key of this delivery (the same on a provider's retry).
+        dedupe_key: store key of this delivery (the same on a provider's retry, and made of
+            signed content only, so the same on a replay with changed unsigned headers).
         order_keys: per event, ``(store key of its message+recipient, status rank)``, or
             ``None`` when the event takes no part in ordering.
     """
@@ -285,8 +291,32 @@ def text_field(mapping: Mapping[str, Any], name: str) -> str | None:
     raise MalformedWebhook(f"webhook field {name!r} is not a string")
 
 
+# Store keys longer than this are digested: a key's parts come from a verified body, but a
+# provider's values have no documented length limit, and no store should hold a huge key.
+MAX_KEY_CHARS = 200
+
+
+def store_key(kind: str, provider: str, *parts: str) -> str:
+    """A de-duplication or ordering store key: ``DEDUPE_PREFIX`` + kind, provider and parts.
+
+    Its parts must come from content the signature covers (never from an unsigned header), so
+    a replayed webhook gets the key of the original whatever else was changed. Keys past
+    :data:`MAX_KEY_CHARS` become a SHA-256 digest of their parts, so every key is bounded.
+    """
+    key = f"{DEDUPE_PREFIX}{kind}:{provider}:" + ":".join(parts)
+    if len(key) <= MAX_KEY_CHARS:
+        return key
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{DEDUPE_PREFIX}{kind}:{provider}:sha256:{digest}"
+
+
+def dedupe_key(provider: str, *parts: str) -> str:
+    """The store key naming one delivery of a webhook (see :func:`store_key`)."""
+    return store_key("seen", provider, *parts)
+
+
 def status_order_key(
     provider: str, message_id: str, recipient: str | None, status: MessageStatus
 ) -> tuple[str, int]:
     """The store key of a message+recipient's status rank, and this status's rank."""
-    return f"smsbridge:wh:rank:{provider}:{message_id}:{recipient or ''}", status.rank
+    return store_key("rank", provider, message_id, recipient or ""), status.rank

@@ -7,6 +7,7 @@ everything except the store calls.
 
 from __future__ import annotations
 
+import logging
 import time
 import weakref
 from collections.abc import Iterable
@@ -22,6 +23,7 @@ from smsbridge._errors import (
 )
 from smsbridge.webhooks._common import NO_ORDER, Parsed
 from smsbridge.webhooks._outcome import WebhookOutcome
+from smsbridge.webhooks._refusals import REFUSALS, RefusalLog
 from smsbridge.webhooks._request import WebhookRequest, WebhookResponse
 from smsbridge.webhooks._telnyx import parse_telnyx, verify_key_for, verify_telnyx
 from smsbridge.webhooks._twilio import keys_for, verify_twilio
@@ -30,6 +32,8 @@ from smsbridge.webhooks._urls import public_url_for
 
 __all__ = ["MAX_HEADER_CHARS", "ahandle", "detect", "error_response", "handle"]
 
+
+log = logging.getLogger("smsbridge.webhooks")
 
 # Headers plus URL beyond this are refused before any work (no provider sends close to it).
 MAX_HEADER_CHARS = 64 * 1024
@@ -120,7 +124,7 @@ def prepare(bridge: Any, request: WebhookRequest) -> Parsed:
     Raises:
         WebhookError: the request is refused (see :mod:`smsbridge.webhooks`).
     """
-    limit = getattr(bridge, "max_body_size", 1 << 20)
+    limit = getattr(bridge, "max_body_size", 64 * 1024)
     if len(request.body) > limit:
         raise PayloadTooLarge(f"webhook body is over the {limit}-byte limit")
     headers = request.headers
@@ -143,15 +147,19 @@ def prepare(bridge: Any, request: WebhookRequest) -> Parsed:
             raise MalformedWebhook("forwarded headers do not form a URL") from None
     else:
         url = request.url
+    if not url.isascii():
+        try:
+            url.encode()
+        except UnicodeEncodeError:  # a lone surrogate: no provider signed that
+            raise MalformedWebhook("the request URL is not valid text") from None
     clock = getattr(bridge, "clock", None)  # Bridge always has one; _clock() for the rest
     now = _clock(bridge) if clock is None else float(clock())
     if name == "twilio":
         _, params = verify_twilio(keys.twilio, request, url)
         when = datetime.fromtimestamp(now, timezone.utc)
-        token = headers.first("i-twilio-idempotency-token")
         if params is None:
-            return parse_twilio_json(request.body, url, token, when)
-        return parse_twilio_form(params, url, token, when)
+            return parse_twilio_json(request.body, url, when)
+        return parse_twilio_form(params, url, when)
     tolerance = getattr(bridge, "webhook_tolerance", 300.0)
     verify_telnyx(keys.telnyx_keys(), request, now, tolerance)
     return parse_telnyx(request.body, url)
@@ -173,6 +181,38 @@ def _stale(previous: int | None, rank: int) -> bool:
     return previous is not None and previous > rank
 
 
+def _refused(bridge: Any, request: WebhookRequest, error: WebhookError) -> WebhookError:
+    """Report a refusal to the bridge's refusal log (rate-limited per code); return it."""
+    refusals = getattr(bridge, "refusal_log", REFUSALS)
+    if refusals is None:
+        refusals = bridge.refusal_log = RefusalLog()
+    refusals.refused(error, lambda: public_url_for(bridge, request))
+    return error
+
+
+def _prepare(bridge: Any, request: WebhookRequest) -> Parsed:
+    """:func:`prepare`, with every refusal logged and any other exception made a 400."""
+    try:
+        return prepare(bridge, request)
+    except WebhookError as exc:
+        raise _refused(bridge, request, exc) from None
+    except Exception:
+        # Whatever a request holds must end in a 4xx, never a 500 and a traceback in the
+        # server's log: this is a bug in smsbridge, logged as such, and the request refused.
+        log.exception("a webhook could not be processed (a bug: please report it)")
+        error = MalformedWebhook("the request could not be processed")
+        raise _refused(bridge, request, error) from None
+
+
+def _store_failed(guard: Any, exc: Exception) -> None:
+    """Note a store failure: unavailability as it is; anything else (a broken custom store)
+    as unavailability too, so the webhook is still handled, unflagged."""
+    if not isinstance(exc, StoreUnavailable):
+        log.error("the store raised %s; handled as unavailable", type(exc).__name__)
+        exc = StoreUnavailable(f"the store failed ({type(exc).__name__})")
+    guard.failed(exc)
+
+
 def handle(bridge: Any, request: WebhookRequest) -> WebhookOutcome:
     """Verify, parse and acknowledge one webhook (``Bridge.handle_webhook``).
 
@@ -180,14 +220,15 @@ def handle(bridge: Any, request: WebhookRequest) -> WebhookOutcome:
     already seen for its message and recipient with ``stale=True``. If the store cannot be
     reached the webhook is still handled, unflagged, and a warning is logged once per outage
     (the store is then left alone for a few seconds at a time): losing a provider's event is
-    worse than seeing it twice.
+    worse than seeing it twice. Every refusal is logged at WARNING on ``smsbridge.webhooks``
+    with its code and a hint, at most once per code a minute.
 
     Raises:
         WebhookError: ``SignatureError``/``StaleWebhook`` (403), ``UnknownProvider``/
             ``MalformedWebhook`` (400), ``PayloadTooLarge`` (413); never anything else for
             anything the request contains.
     """
-    parsed = prepare(bridge, request)
+    parsed = _prepare(bridge, request)
     store, ttl, guard = bridge.store, bridge.dedupe_ttl, bridge.dedupe_guard
     if not guard.should_try():  # the store is down: leave it alone until the next recheck
         return _outcome(parsed, False, None)
@@ -203,8 +244,8 @@ def handle(bridge: Any, request: WebhookRequest) -> WebhookOutcome:
                 for key in parsed.order_keys
             )
             outcome = _outcome(parsed, False, flags)
-    except StoreUnavailable as exc:
-        guard.failed(exc)  # logged once per outage, not once per webhook
+    except Exception as exc:
+        _store_failed(guard, exc)  # logged once per outage, not once per webhook
         return _outcome(parsed, False, None)
     guard.recovered()
     return outcome
@@ -212,7 +253,7 @@ def handle(bridge: Any, request: WebhookRequest) -> WebhookOutcome:
 
 async def ahandle(bridge: Any, request: WebhookRequest) -> WebhookOutcome:
     """Async twin of :func:`handle`, using the store's async operations."""
-    parsed = prepare(bridge, request)
+    parsed = _prepare(bridge, request)
     store, ttl, guard = bridge.store, bridge.dedupe_ttl, bridge.dedupe_guard
     if not guard.should_try():
         return _outcome(parsed, False, None)
@@ -225,8 +266,8 @@ async def ahandle(bridge: Any, request: WebhookRequest) -> WebhookOutcome:
                 previous = None if key is None else await store.aadvance(key[0], key[1], ttl)
                 flags.append(key is not None and _stale(previous, key[1]))
             outcome = _outcome(parsed, False, tuple(flags))
-    except StoreUnavailable as exc:
-        guard.failed(exc)
+    except Exception as exc:
+        _store_failed(guard, exc)
         return _outcome(parsed, False, None)
     guard.recovered()
     return outcome

@@ -33,6 +33,7 @@ from smsbridge.webhooks._common import (
     OPT_OUT_MAX_LEN,
     Parsed,
     build,
+    dedupe_key,
     event_error,
     load_json,
     new_parsed,
@@ -291,11 +292,11 @@ def parse_telnyx(body: bytes, url: str) -> Parsed:
         payload = _dict(payload, "data.payload")
     if event_type == "message.received":
         inbound = _inbound(payload, data, document)
-        key = f"smsbridge:wh:{NAME}:{event_id}:received"
+        key = dedupe_key(NAME, event_id, "received")
         return new_parsed(NAME, (inbound,), key, NO_ORDER)
     if event_type not in _STATUS_EVENTS:
         raise MalformedWebhook("unsupported Telnyx event type", provider=NAME)
     occurred = parse_iso(data.get("occurred_at"))
     events, order = _statuses(payload, occurred, url, document)
-    key = f"smsbridge:wh:{NAME}:{event_id}:{event_type}:{events[0].raw_status}"
+    key = dedupe_key(NAME, event_id, event_type, events[0].raw_status)
     return new_parsed(NAME, tuple(events), key, tuple(order))

@@ -31,6 +31,10 @@ SIGNATURE = "x-twilio-signature"
 SETTINGS = "x-twilio-webhooks-signature-settings"
 _DIGESTS: dict[str, Callable[..., Any]] = {"HMAC_SHA1": hashlib.sha1, "HMAC_SHA256": hashlib.sha256}
 _FORM = "application/x-www-form-urlencoded"
+# str.translate table deleting the base64 alphabet: what is left is not base64.
+_NOT_BASE64 = dict.fromkeys(
+    map(ord, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
+)
 
 
 class TwilioKeys:
@@ -125,7 +129,10 @@ def signed_params(request: WebhookRequest, url: str) -> tuple[Pairs, Pairs | Non
         MalformedWebhook: the body is not UTF-8 form data.
     """
     if "bodySHA256" in url:
-        query = urlsplit(url).query
+        try:
+            query = urlsplit(url).query
+        except ValueError:  # e.g. "Host: [" made the URL unparsable
+            raise MalformedWebhook("the request URL cannot be parsed", provider="twilio") from None
         hashes = [v for k, v in parse_qsl(query, keep_blank_values=True) if k == "bodySHA256"]
         if len(hashes) == 1:
             digest = hashlib.sha256(request.body).hexdigest().encode()
@@ -167,9 +174,11 @@ def _expected(request: WebhookRequest) -> bytes:
     if headers._repeated and SIGNATURE in headers._repeated:
         raise SignatureError("repeated X-Twilio-Signature header", provider="twilio")
     value = value.strip()
-    if not value or len(value) > 128:
+    # Base64 of an HMAC-SHA1 (28 characters) or HMAC-SHA256 (44) digest: anything else is
+    # refused here, before a large form is parsed for a signature that cannot match.
+    if len(value) not in (28, 44) or not value.isascii() or value.translate(_NOT_BASE64):
         raise SignatureError("malformed X-Twilio-Signature header", provider="twilio")
-    return value.encode("utf-8", "backslashreplace")
+    return value.encode()
 
 
 def verify_twilio(

@@ -20,6 +20,7 @@ from smsbridge.providers.twilio import TWILIO_STATUS
 from smsbridge.webhooks._common import (
     Parsed,
     build,
+    dedupe_key,
     event_error,
     load_json,
     opt_out_from_text,
@@ -126,15 +127,17 @@ def _order(event: StatusEvent) -> tuple[str, int] | None:
     return status_order_key(NAME, event.provider_message_id, event.to, event.status)
 
 
-def parse_twilio_form(
-    params: list[tuple[str, str]], url: str, token: str | None, now: datetime
-) -> Parsed:
+def parse_twilio_form(params: list[tuple[str, str]], url: str, now: datetime) -> Parsed:
     """Events of a verified form (or GET) webhook.
+
+    The de-duplication key is made of signed fields only: ``MessageSid`` for an inbound
+    message; ``MessageSid``, status and ``ErrorCode`` for a status callback. Twilio's
+    ``I-Twilio-Idempotency-Token`` header is not covered by the signature, so it is not used:
+    a captured webhook replayed with a new token is still a duplicate.
 
     Args:
         params: the webhook's params, in order.
         url: the signed URL (its query may carry the bridge's reference).
-        token: the ``I-Twilio-Idempotency-Token`` header, if any.
         now: the time of receipt (inbound messages carry no timestamp of their own).
 
     Raises:
@@ -147,7 +150,7 @@ def parse_twilio_form(
     raw_status = raw.get("MessageStatus")
     if raw_status is None or raw_status.lower() in _INBOUND_STATUSES:
         event: InboundMessage | StatusEvent = _inbound(raw, sid, now)
-        return Parsed(NAME, (event,), f"smsbridge:wh:{NAME}:{token or sid}:received", (None,))
+        return Parsed(NAME, (event,), dedupe_key(NAME, sid, "received"), (None,))
     if not raw_status:
         raise MalformedWebhook("Twilio status callback has an empty MessageStatus", provider=NAME)
     people = (text_field(raw, "To"), text_field(raw, "From"))
@@ -155,7 +158,7 @@ def parse_twilio_form(
     error = (raw.get("ErrorCode") or None, raw.get("ErrorMessage", ""))
     status = _status(sid, raw_status, people, url, occurred, error, raw)
     # The error code is part of the key too: two reports that differ in it are two webhooks.
-    key = f"smsbridge:wh:{NAME}:{token or sid}:{raw_status.lower()}:{error[0] or ''}"
+    key = dedupe_key(NAME, sid, raw_status.lower(), error[0] or "")
     return Parsed(NAME, (status,), key, (_order(status),))
 
 
@@ -197,8 +200,11 @@ def _cloud_event(item: Any, url: str, now: datetime) -> InboundMessage | StatusE
     return _status(sid, raw_status, people, ref_url, occurred, error, item)
 
 
-def parse_twilio_json(body: bytes, url: str, token: str | None, now: datetime) -> Parsed:
+def parse_twilio_json(body: bytes, url: str, now: datetime) -> Parsed:
     """Events of a verified JSON (Event Streams) webhook: one CloudEvent or a list of them.
+
+    The de-duplication key is made of the CloudEvent ids (the body is signed through
+    ``bodySHA256``).
 
     Raises:
         MalformedWebhook: not JSON, or not messaging CloudEvents.
@@ -214,6 +220,6 @@ def parse_twilio_json(body: bytes, url: str, token: str | None, now: datetime) -
     ids = ",".join(str(item.get("id", "")) for item in items)
     first = events[0]
     status = first.raw_status if isinstance(first, StatusEvent) else "received"
-    key = f"smsbridge:wh:{NAME}:{token or ids or first.provider_message_id}:{status.lower()}"
+    key = dedupe_key(NAME, ids or first.provider_message_id, status.lower())
     order = tuple(_order(e) if isinstance(e, StatusEvent) else None for e in events)
     return Parsed(NAME, events, key, order)
