@@ -218,7 +218,7 @@ class WebhookHandler:
     @property
     def max_body_size(self) -> int:
         """The bridge's body limit; adapters stop reading past it."""
-        return int(getattr(self.bridge, "max_body_size", 1 << 20))
+        return int(getattr(self.bridge, "max_body_size", 64 * 1024))
 
     def timeout_for(self, provider: str) -> float:
         """Seconds inline mode waits for the callback on a webhook from ``provider``."""

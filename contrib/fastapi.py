@@ -19,11 +19,17 @@ fast and inline modes.
 The endpoint is a plain ASGI app: it reads the raw body itself (stopping at the bridge's size
 limit) and, in inline mode, can answer before the callback has finished while still letting it
 run to the end.
+
+The bridge trusts ``X-Forwarded-*`` headers only from its ``trusted_proxies``, judged by the
+peer address the adapter passes. ASGI has no access to the socket, and a proxy-headers
+middleware (uvicorn's is on by default) replaces ``scope["client"]`` with an address taken from
+``X-Forwarded-For``; :func:`socket_peer` notices that and passes no address at all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import ipaddress
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -56,7 +62,7 @@ if TYPE_CHECKING:
     from smsbridge._bridge import Bridge
     from smsbridge.webhooks import WebhookOutcome, WebhookResponse
 
-__all__ = ["webhook_route", "webhook_router", "webhook_view"]
+__all__ = ["socket_peer", "webhook_route", "webhook_router", "webhook_view"]
 
 
 class _Endpoint:
@@ -76,9 +82,8 @@ class _Endpoint:
         if body is None:
             await _send(send, error_to_response(error or too_large(limit)))
             return
-        client = scope.get("client")
         request = build_request(
-            scope["method"], _url(scope, headers), headers, body, client[0] if client else None
+            scope["method"], _url(scope, headers), headers, body, socket_peer(scope, headers)
         )
         try:
             outcome: WebhookOutcome = await handler.bridge.ahandle_webhook(request)
@@ -137,6 +142,84 @@ async def _read_body(receive: Receive, limit: int) -> bytes | None:
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
+
+
+def socket_peer(scope: Scope, headers: Iterable[tuple[str, str]]) -> str | None:
+    """The client address of ``scope`` if it is the socket peer, ``None`` if it may not be.
+
+    A proxy-headers middleware (such as uvicorn's ``ProxyHeadersMiddleware``) sets
+    ``scope["client"]`` to an entry of ``X-Forwarded-For`` (or ``Forwarded: for=``), with the
+    port from that entry: usually none, so 0. The client counts as rewritten when its host is
+    among those entries, or its port is 0 while such a header is present (a TCP peer never has
+    port 0).
+
+    Passing ``None`` only ever makes a request less trusted: the bridge then ignores
+    ``X-Forwarded-*`` and checks the signature against the URL as received. A sender can add
+    any ``X-Forwarded-For`` it likes, so the worst it can do with this rule is have its own
+    request checked without its forwarded headers, which it could have left out anyway. What
+    it can no longer do is name a trusted proxy's address in ``X-Forwarded-For`` and have a
+    middleware hand that address to the bridge as the peer.
+
+    Args:
+        scope: the ASGI connection scope.
+        headers: the request headers, names and values decoded as latin-1.
+    """
+    client = scope.get("client")
+    if not client or not client[0]:
+        return None
+    host, port = str(client[0]), client[1]
+    claimed = _forwarded_for(headers)
+    if claimed is None:
+        return host
+    if port == 0 or _same_host(host, claimed):
+        return None
+    return host
+
+
+def _forwarded_for(headers: Iterable[tuple[str, str]]) -> list[str] | None:
+    """Hosts named by ``X-Forwarded-For`` and ``Forwarded: for=``; ``None`` if neither is sent."""
+    hosts: list[str] = []
+    seen = False
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == "x-forwarded-for":
+            seen = True
+            hosts.extend(_host_of(entry) for entry in value.split(","))
+        elif lowered == "forwarded":
+            seen = True
+            for element in value.split(","):
+                for pair in element.split(";"):
+                    key, _, item = pair.partition("=")
+                    if key.strip().lower() == "for":
+                        hosts.append(_host_of(item.strip().strip('"')))
+    return hosts if seen else None
+
+
+def _host_of(entry: str) -> str:
+    """The host of an ``X-Forwarded-For`` entry: ``h``, ``h:port``, ``[v6]`` or ``[v6]:port``."""
+    entry = entry.strip()
+    if entry.startswith("["):
+        end = entry.find("]")
+        return entry[1:end] if end > 0 else entry
+    if entry.count(":") == 1:  # IPv4 or a name with a port; a bare IPv6 has several colons
+        return entry.partition(":")[0]
+    return entry
+
+
+def _same_host(host: str, candidates: Iterable[str]) -> bool:
+    """Whether ``host`` is one of ``candidates``, as text or as the same IP address."""
+    wanted = _ip(host)
+    for candidate in candidates:
+        if candidate == host or (wanted is not None and _ip(candidate) == wanted):
+            return True
+    return False
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return None
 
 
 def _url(scope: Scope, headers: list[tuple[str, str]]) -> str:

@@ -73,6 +73,9 @@ class Bridge:
         dedupe_ttl: how long webhook de-duplication and status ordering remember a message.
         clock: wall-clock seconds, against which webhook timestamps are checked (injectable
             for tests).
+        receive_only: providers whose webhooks are verified and handled but which never
+            send: keep the old vendor here when swapping vendors, so its late status
+            callbacks still arrive.
         **options: routing settings (``retry``, ``breaker``, ``idempotency_ttl``,
             ``idempotency_wait``, ``reconcile``, ``any_sender``, ``on_attempt``,
             ``on_failover``, ``on_breaker_change``, ``sleep``, ...), documented in
@@ -95,12 +98,14 @@ class Bridge:
         max_body_size: int = DEFAULT_MAX_BODY,
         dedupe_ttl: float = 86_400.0,
         clock: Callable[[], float] = time.time,
+        receive_only: Iterable[Provider] = (),
         **options: Any,
     ) -> None:
         from smsbridge.routing import as_policy
         from smsbridge.stores import MemoryStore
 
         self.policy = as_policy(providers)
+        self.receive_only = tuple(receive_only)
         self.store = store if store is not None else MemoryStore()
         if public_url is not None and not public_url.startswith(("http://", "https://")):
             raise ConfigError(
@@ -156,8 +161,15 @@ class Bridge:
         """Every provider the policy can use, in preference order, without repeats."""
         return tuple(self.policy.providers())
 
+    @property
+    def webhook_providers(self) -> tuple[Provider, ...]:
+        """The providers whose webhooks this bridge accepts: every sender, then the
+        receive-only ones."""
+        senders = self.providers
+        return senders + tuple(p for p in self.receive_only if p not in senders)
+
     def provider(self, name: str) -> Provider:
-        """The configured provider called ``name`` (``"twilio"``, ``"telnyx"``)."""
+        """The configured provider called ``name`` (``"twilio"``, ``"telnyx"``) that sends."""
         for provider in self.providers:
             if provider.name == name:
                 return provider
@@ -286,19 +298,39 @@ class Bridge:
     # -- configuration -----------------------------------------------------------------
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **kwargs: Any) -> Bridge:
-        """Build a bridge from ``SMSBRIDGE_PROVIDERS`` and each provider's usual variables."""
+        """Build a bridge from the environment.
+
+        ``SMSBRIDGE_PROVIDERS`` names the providers that send, in order, each reading its usual
+        variables; ``SMSBRIDGE_RECEIVE_ONLY`` the ones kept for receiving only;
+        ``SMSBRIDGE_STORE`` the store (``memory:``, the default; ``sqlite:///path/file.db``;
+        ``redis://host:port/db``). Keyword arguments go to the constructor and win.
+
+        Raises:
+            ConfigError: naming the variable that is missing or malformed.
+        """
         import os
 
-        from smsbridge._config import providers_from_mapping
-
-        return cls(providers_from_mapping(os.environ if environ is None else environ), **kwargs)
+        return cls._configured(os.environ if environ is None else environ, kwargs)
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], **kwargs: Any) -> Bridge:
-        """The same as :meth:`from_env`, from a mapping (e.g. a parsed TOML file)."""
-        from smsbridge._config import providers_from_mapping
+        """The same as :meth:`from_env`, from a mapping (e.g. a parsed TOML file), with the
+        same upper-case names or ``providers``, ``receive_only`` and ``store`` keys."""
+        return cls._configured(config, kwargs)
 
-        return cls(providers_from_mapping(config), **kwargs)
+    @classmethod
+    def _configured(cls, config: Mapping[str, Any], kwargs: dict[str, Any]) -> Bridge:
+        from smsbridge._config import providers_from_mapping, receive_only_from_mapping
+
+        providers = providers_from_mapping(config)
+        kwargs.setdefault("receive_only", receive_only_from_mapping(config))
+        if "store" not in kwargs:
+            url = config.get("SMSBRIDGE_STORE", config.get("store"))
+            if url not in (None, ""):
+                from smsbridge.stores import store_from_url
+
+                kwargs["store"] = store_from_url(url, variable="SMSBRIDGE_STORE")
+        return cls(providers, **kwargs)
 
     # -- lifecycle ---------------------------------------------------------------------
     def close(self) -> None:

@@ -1,7 +1,9 @@
 """Providers from configuration: environment variables or a mapping.
 
 ``SMSBRIDGE_PROVIDERS`` (comma list, order = preference) names the providers; each reads its
-usual variables. A mapping may use the same upper-case names, or nest lower-case keyword
+usual variables. ``SMSBRIDGE_RECEIVE_ONLY`` names providers kept for receiving only (their
+webhooks are verified; they never send). ``SMSBRIDGE_STORE`` names the store (read by
+``Bridge.from_env``). A mapping may use the same upper-case names, or nest lower-case keyword
 arguments per provider::
 
     {"providers": ["telnyx", "twilio"],
@@ -16,7 +18,12 @@ from typing import Any
 
 from smsbridge._errors import ConfigError, SmsBridgeError
 
-__all__ = ["ENV_VARIABLES", "parse_shared_keys", "providers_from_mapping"]
+__all__ = [
+    "ENV_VARIABLES",
+    "parse_shared_keys",
+    "providers_from_mapping",
+    "receive_only_from_mapping",
+]
 
 # Variable -> keyword argument, per provider. The first of each is required.
 ENV_VARIABLES: dict[str, dict[str, str]] = {
@@ -43,27 +50,26 @@ ENV_VARIABLES: dict[str, dict[str, str]] = {
 _REQUIRED = {"twilio": ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"), "telnyx": ("TELNYX_API_KEY",)}
 
 
-def _names(value: Any) -> list[str]:
+def _names(value: Any, variable: str = "SMSBRIDGE_PROVIDERS") -> list[str]:
     if isinstance(value, str):
         names = [n.strip().lower() for n in value.split(",") if n.strip()]
     elif isinstance(value, (list, tuple)) and all(isinstance(n, str) for n in value):
         names = [n.strip().lower() for n in value]
     else:
         raise ConfigError(
-            "SMSBRIDGE_PROVIDERS must be a comma-separated list of provider names",
-            variable="SMSBRIDGE_PROVIDERS",
+            f"{variable} must be a comma-separated list of provider names", variable=variable
         )
     if not names:
-        raise ConfigError("SMSBRIDGE_PROVIDERS is empty", variable="SMSBRIDGE_PROVIDERS")
+        raise ConfigError(f"{variable} is empty", variable=variable)
     unknown = [n for n in names if n not in ENV_VARIABLES]
     if unknown:
         known = ", ".join(sorted(ENV_VARIABLES))
         raise ConfigError(
-            f"SMSBRIDGE_PROVIDERS names unknown provider {unknown[0]!r} (known: {known})",
-            variable="SMSBRIDGE_PROVIDERS",
+            f"{variable} names unknown provider {unknown[0]!r} (known: {known})",
+            variable=variable,
         )
     if len(set(names)) != len(names):
-        raise ConfigError("SMSBRIDGE_PROVIDERS repeats a provider", variable="SMSBRIDGE_PROVIDERS")
+        raise ConfigError(f"{variable} repeats a provider", variable=variable)
     return names
 
 
@@ -130,20 +136,45 @@ def providers_from_mapping(config: Mapping[str, Any]) -> list[Any]:
     Raises:
         ConfigError: naming the variable that is missing or malformed.
     """
-    from smsbridge._lazy import load
-    from smsbridge.providers import REGISTRY
-
     raw = config.get("SMSBRIDGE_PROVIDERS", config.get("providers"))
     if raw is None:
         raise ConfigError("SMSBRIDGE_PROVIDERS is not set", variable="SMSBRIDGE_PROVIDERS")
-    providers = []
-    for name in _names(raw):
-        cls = load(REGISTRY[name])
-        kwargs = _kwargs(name, config)
-        try:
-            providers.append(cls(**kwargs))
-        except SmsBridgeError:
-            raise
-        except TypeError as exc:
-            raise ConfigError(f"bad settings for provider {name!r}: {exc}", variable=name) from None
-    return providers
+    return [_build(name, config) for name in _names(raw)]
+
+
+def receive_only_from_mapping(config: Mapping[str, Any]) -> list[Any]:
+    """The providers ``SMSBRIDGE_RECEIVE_ONLY`` (or ``receive_only``) names: built from their
+    usual variables, their webhooks verified, never used to send.
+
+    Keeping the old vendor here when swapping vendors keeps its late status callbacks.
+
+    Raises:
+        ConfigError: naming the variable that is missing or malformed, or a provider named
+            both here and in ``SMSBRIDGE_PROVIDERS``.
+    """
+    raw = config.get("SMSBRIDGE_RECEIVE_ONLY", config.get("receive_only"))
+    if raw is None or raw == "" or raw == []:
+        return []
+    names = _names(raw, variable="SMSBRIDGE_RECEIVE_ONLY")
+    senders = config.get("SMSBRIDGE_PROVIDERS", config.get("providers"))
+    both = set(names) & set(_names(senders)) if senders else set()
+    if both:
+        raise ConfigError(
+            f"{sorted(both)[0]!r} is in both SMSBRIDGE_PROVIDERS and SMSBRIDGE_RECEIVE_ONLY",
+            variable="SMSBRIDGE_RECEIVE_ONLY",
+        )
+    return [_build(name, config) for name in names]
+
+
+def _build(name: str, config: Mapping[str, Any]) -> Any:
+    from smsbridge._lazy import load
+    from smsbridge.providers import REGISTRY
+
+    cls = load(REGISTRY[name])
+    kwargs = _kwargs(name, config)
+    try:
+        return cls(**kwargs)
+    except SmsBridgeError:
+        raise
+    except TypeError as exc:
+        raise ConfigError(f"bad settings for provider {name!r}: {exc}", variable=name) from None

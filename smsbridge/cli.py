@@ -17,6 +17,7 @@ import argparse
 import json
 import logging
 import sys
+import traceback
 from collections.abc import Sequence
 
 from smsbridge._errors import (
@@ -35,32 +36,9 @@ EXIT_UNREACHABLE = 3
 
 
 def _send(args: argparse.Namespace) -> int:
-    from smsbridge._bridge import Bridge
+    from smsbridge._send_cli import run_send
 
-    bridge = Bridge.from_env(**({} if not args.public_url else {"public_url": args.public_url}))
-    if args.provider:
-        bridge = Bridge(bridge.provider(args.provider.lower()))
-    with bridge:
-        result = bridge.send(
-            to=args.to,
-            body=args.body or "",
-            from_=args.from_,
-            media_urls=args.media or (),
-            region=args.region,
-            reference=args.reference,
-            idempotency_key=args.idempotency_key,
-        )
-    if args.json:
-        print(result.model_dump_json(exclude={"raw"}))
-    else:
-        print(
-            f"sent via {result.provider}: id={result.provider_message_id} "
-            f"status={result.status.value} to={result.to} from={result.from_} "
-            f"segments={result.segments}"
-        )
-        for warning in result.warnings:
-            print(f"warning: {warning}")
-    return EXIT_OK
+    return run_send(args)
 
 
 def _emulator(args: argparse.Namespace) -> int:
@@ -93,25 +71,23 @@ def build_parser() -> argparse.ArgumentParser:
         prog="smsbridge",
         description="Send and receive SMS through Twilio and Telnyx; emulate them offline.",
     )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show tracebacks and debug logs (the exit codes stay the same)",
+    )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     send = commands.add_parser(
         "send",
         help="send one message with Bridge.from_env()",
         description="Send one SMS/MMS using SMSBRIDGE_PROVIDERS and the providers' variables "
-        "(TWILIO_BASE_URL / TELNYX_BASE_URL point them at the emulator).",
+        "(TWILIO_BASE_URL / TELNYX_BASE_URL point them at the emulator). Idempotency keys are "
+        "kept in a persistent store, so a repeated run with the same key does not send again.",
     )
-    send.add_argument("--to", required=True, help="recipient, E.164 or national with --region")
-    send.add_argument("--body", default="", help="message text")
-    send.add_argument("--from", dest="from_", help="sender number or ID")
-    send.add_argument("--media", action="append", metavar="URL", help="media URL (repeatable)")
-    send.add_argument("--provider", help="use only this provider (twilio, telnyx)")
-    send.add_argument("--region", help="region of a national --to number, e.g. US or GB")
-    send.add_argument("--reference", help="your reference, returned on status events")
-    send.add_argument("--idempotency-key", help="send at most once per key")
-    send.add_argument("--public-url", help="base URL status callbacks should go to")
-    send.add_argument("--json", action="store_true", help="print the SendResult as JSON")
+    from smsbridge._send_cli import add_arguments as add_send_arguments
+
+    add_send_arguments(send)
     send.set_defaults(func=_send)
 
     emulator = commands.add_parser(
@@ -137,11 +113,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve one webhook endpoint for every configured provider (needs the "
         "'server' extra); print each verified event as a JSON line or POST it on.",
     )
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind")
-    serve.add_argument("--port", type=int, default=8000, help="port")
-    serve.add_argument("--path", default="/sms/webhook", help="endpoint path")
-    serve.add_argument("--public-url", help="base URL providers call (for signature checks)")
-    serve.add_argument("--forward-url", help="POST each event as JSON to this URL")
+    from smsbridge._serve import add_arguments as add_serve_arguments
+
+    add_serve_arguments(serve)
     serve.set_defaults(func=_serve)
 
     demo = commands.add_parser(
@@ -197,23 +171,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except SmsBridgeError as exc:
-        if args.debug:
-            raise
+        _traceback(args)
         print(f"smsbridge: error: {exc}", file=sys.stderr)
         if exc.attempts and len(exc.attempts) > 1:
             for attempt in exc.attempts:
                 print(f"  attempt {attempt.provider}: {attempt.error}", file=sys.stderr)
+        if exc.failure == "ambiguous":
+            print(
+                "smsbridge: it may have been sent: check before re-sending "
+                "(or re-send with the same --idempotency-key, which will not send it twice)",
+                file=sys.stderr,
+            )
         return _exit_code(exc)
     except (OSError, ValueError) as exc:
-        if args.debug:
-            raise
+        _traceback(args)
         print(f"smsbridge: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except Exception as exc:  # the promise is one readable line, whatever went wrong
-        if args.debug:
-            raise
+        _traceback(args)
         print(f"smsbridge: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILED
+
+
+def _traceback(args: argparse.Namespace) -> None:
+    """With ``--debug``, the traceback of the error being handled (the exit code stays the
+    documented one)."""
+    if args.debug:
+        traceback.print_exc()
 
 
 def _json_line(obj: object) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -424,6 +425,84 @@ async def test_injected_async_client_is_used_and_not_closed(emu: Emulator) -> No
 # -- configuration -------------------------------------------------------------------------
 
 
+def test_from_env_reads_the_store(emu: Emulator, tmp_path: Path) -> None:
+    """SMSBRIDGE_STORE picks the store: a SQLite file keeps a key across bridges (processes),
+    memory: is the default."""
+    from smsbridge.stores import MemoryStore, SQLiteStore
+
+    assert isinstance(Bridge.from_env(env(emu)).store, MemoryStore)
+    assert isinstance(
+        Bridge.from_env({**env(emu), "SMSBRIDGE_STORE": "memory:"}).store, MemoryStore
+    )
+    settings = {**env(emu), "SMSBRIDGE_STORE": f"sqlite:///{tmp_path / 'sms.db'}"}
+    with Bridge.from_env(settings) as first:
+        assert isinstance(first.store, SQLiteStore)
+        sent = first.send(to="+14155552671", body="once", idempotency_key="env-store-1")
+    with Bridge.from_env(settings) as second:
+        again = second.send(to="+14155552671", body="once", idempotency_key="env-store-1")
+    assert again.provider_message_id == sent.provider_message_id
+    assert len(emu.messages()) == 1
+    assert (tmp_path / "sms.db").exists()
+
+
+def test_a_password_in_a_bad_store_url_is_never_shown(emu: Emulator) -> None:
+    """A malformed store URL's password stays out of the error."""
+    with pytest.raises(ConfigError) as info:
+        Bridge.from_env({**env(emu), "SMSBRIDGE_STORE": "redis://:hunter2@[::1/0"})
+    assert "hunter2" not in str(info.value)
+    assert info.value.variable == "SMSBRIDGE_STORE"
+
+
+def test_receive_only_providers_verify_webhooks_but_never_send(emu: Emulator) -> None:
+    """SMSBRIDGE_RECEIVE_ONLY keeps the old vendor's webhooks (late status callbacks) while
+    every send goes through SMSBRIDGE_PROVIDERS."""
+    from smsbridge import WebhookRequest
+    from smsbridge.testing import sign_twilio
+
+    settings = {**env(emu), "SMSBRIDGE_PROVIDERS": "telnyx", "SMSBRIDGE_RECEIVE_ONLY": "twilio"}
+    with Bridge.from_env(settings) as sms:
+        assert [p.name for p in sms.providers] == ["telnyx"]
+        assert [p.name for p in sms.webhook_providers] == ["telnyx", "twilio"]
+        assert sms.send(to="+14155552671", body="hi").provider == "telnyx"
+        url = "https://app.example.com/sms/webhook"
+        params = [("MessageSid", "SM" + "b" * 32), ("MessageStatus", "delivered")]
+        headers = {
+            "Content-Type": "application/x-www-form-urlencoded",
+            **sign_twilio(url, params, auth_token=emu.twilio_auth_token),
+        }
+        from urllib.parse import urlencode
+
+        body = urlencode(params).encode()
+        outcome = sms.handle_webhook(WebhookRequest("POST", url, headers, body))
+        assert outcome.provider == "twilio"
+        with pytest.raises(ConfigError):
+            sms.provider("twilio")  # not a sender
+    assert emu.messages("twilio") == []
+    config = {"providers": ["telnyx"], "receive_only": ["twilio"], "telnyx": {"api_key": "K"}}
+    config["twilio"] = {"account_sid": emu.twilio_account_sid, "auth_token": "t"}  # type: ignore[assignment]
+    assert [p.name for p in Bridge.from_config(config).webhook_providers] == ["telnyx", "twilio"]
+
+
+def test_a_webhook_to_a_recording_provider_is_a_typed_error() -> None:
+    """A RecordingProvider (even one named like a real provider) cannot verify webhooks:
+    UnknownProvider, never AttributeError."""
+    from smsbridge import UnknownProvider, WebhookRequest
+    from smsbridge.testing import RecordingProvider, sign_twilio
+
+    url = "https://app.example.com/sms/webhook"
+    params = [("MessageSid", "SM1"), ("From", "+1"), ("To", "+2")]
+    headers = {
+        "Content-Type": "application/x-www-form-urlencoded",
+        **sign_twilio(url, params, auth_token="t"),
+    }
+    from urllib.parse import urlencode
+
+    request = WebhookRequest("POST", url, headers, urlencode(params).encode())
+    for name in ("recording", "twilio", "telnyx"):
+        with pytest.raises(UnknownProvider):
+            RecordingProvider(name).bridge().handle_webhook(request)
+
+
 def test_from_env_reads_os_environ(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> None:
     """Bridge.from_env() reads the process environment and sends through the first provider."""
     for key, value in env(emu, "telnyx,twilio").items():
@@ -572,6 +651,13 @@ def test_missing_variable_raises_config_error_naming_it(emu: Emulator, variable:
         ("TELNYX_TIMEOUT", "nan-seconds"),
         ("TWILIO_SHARED_KEYS", "KSaaa"),
         ("TWILIO_SHARED_KEYS", "=secret"),
+        ("TELNYX_BASE_URL", "https://api.telnyx.com/v2"),
+        ("TWILIO_BASE_URL", "https://api.twilio.com/2010-04-01"),
+        ("SMSBRIDGE_STORE", "postgres://db/sms"),
+        ("SMSBRIDGE_STORE", "sqlite://"),
+        ("SMSBRIDGE_STORE", "redis"),
+        ("SMSBRIDGE_RECEIVE_ONLY", "vonagee"),
+        ("SMSBRIDGE_RECEIVE_ONLY", "twilio"),
     ],
 )
 def test_malformed_variable_raises_config_error_naming_it(

@@ -58,10 +58,12 @@ def emu() -> Iterator[Emulator]:
 
 
 @pytest.fixture
-def env(emu: Emulator) -> dict[str, str]:
+def env(emu: Emulator, tmp_path: Path) -> dict[str, str]:
     emu.reset()
     return {
         **clean_env(),
+        # The send command's default store lives in the user's state directory: a fresh one.
+        "XDG_STATE_HOME": str(tmp_path / "state"),
         "SMSBRIDGE_PROVIDERS": "twilio,telnyx",
         "TWILIO_ACCOUNT_SID": emu.twilio_account_sid,
         "TWILIO_AUTH_TOKEN": emu.twilio_auth_token,
@@ -180,11 +182,85 @@ def test_provider_rejection_is_exit_1(env: dict[str, str], emu: Emulator) -> Non
     assert "opted_out" in result.stderr
 
 
-def test_debug_shows_the_traceback(env: dict[str, str]) -> None:
-    """--debug lets the exception through for a developer to read."""
+def test_debug_shows_the_traceback_and_keeps_the_exit_code(env: dict[str, str]) -> None:
+    """--debug prints the traceback for a developer to read; the exit code stays the
+    documented one (2 for a bad number, 1 for a refusal)."""
     result = run("--debug", "send", "--to", "12", "--body", "x", env=env)
-    assert result.returncode != 0
+    assert result.returncode == 2
     assert "Traceback" in result.stderr
+    assert "invalid_phone_number" in result.stderr
+
+
+def test_debug_keeps_the_exit_code_of_a_failed_send(env: dict[str, str], emu: Emulator) -> None:
+    """An opted-out recipient with --debug: traceback and exit 1, as without it."""
+    emu.opt_out("twilio", HANDSET)
+    env["SMSBRIDGE_PROVIDERS"] = "twilio"
+    result = run("--debug", "send", "--to", HANDSET, "--body", "x", env=env)
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr
+
+
+def test_the_same_idempotency_key_twice_sends_once(env: dict[str, str], emu: Emulator) -> None:
+    """Two runs (two processes) with one --idempotency-key: one message at the emulator; the
+    second run prints the first result and exits 0. The key lives in the default SQLite file
+    in the user's state directory."""
+    args = ("send", "--to", HANDSET, "--body", "code 4242", "--idempotency-key", "otp-cli-1")
+    first = run(*args, env=env)
+    assert first.returncode == 0, first.stderr
+    second = run(*args, env=env)
+    assert second.returncode == 0, second.stderr
+    assert len(emu.messages()) == 1
+    sid = emu.messages("twilio")[0]["id"]
+    assert f"id={sid}" in first.stdout
+    assert second.stdout.startswith(f"already sent via twilio: id={sid}")
+    assert (Path(env["XDG_STATE_HOME"]) / "smsbridge" / "smsbridge.db").exists()
+
+
+def test_store_flag_and_variable_choose_the_store(
+    env: dict[str, str], emu: Emulator, tmp_path: Path
+) -> None:
+    """--store overrides the default; SMSBRIDGE_STORE does too; memory: forgets between runs."""
+    args = ("send", "--to", HANDSET, "--body", "hi", "--idempotency-key", "k-store")
+    store = f"sqlite:///{tmp_path / 'chosen.db'}"
+    assert run(*args, "--store", store, env=env).returncode == 0
+    assert run(*args, env={**env, "SMSBRIDGE_STORE": store}).returncode == 0
+    assert len(emu.messages()) == 1
+    assert (tmp_path / "chosen.db").exists()
+    assert not (Path(env["XDG_STATE_HOME"]) / "smsbridge").exists()
+    assert run(*args, "--store", "memory:", env=env).returncode == 0
+    assert len(emu.messages()) == 2  # an in-memory store cannot remember across processes
+    bad = run(*args, "--store", "postgres://x", env=env)
+    assert bad.returncode == 2
+    assert "--store" in bad.stderr
+
+
+def test_send_help_prints_the_default_store(env: dict[str, str]) -> None:
+    """`smsbridge send --help` shows where the default store file is."""
+    result = run("send", "--help", env={**env, "COLUMNS": "500"})  # no wrapping inside the path
+    assert result.returncode == 0
+    folded = " ".join(result.stdout.split())
+    assert f"sqlite:///{env['XDG_STATE_HOME']}/smsbridge/smsbridge.db" in folded
+
+
+def test_a_repeated_to_is_a_usage_error(env: dict[str, str], emu: Emulator) -> None:
+    """Two --to flags would silently send to the last one only: a usage error, exit 2."""
+    result = run("send", "--to", HANDSET, "--to", "+14155552672", "--body", "x", env=env)
+    assert result.returncode == 2
+    assert "--to was given more than once" in result.stderr
+    assert emu.messages() == []
+
+
+def test_an_ambiguous_failure_says_it_may_have_been_sent(
+    env: dict[str, str], emu: Emulator
+) -> None:
+    """A send that may have gone out (accept, then no answer) says to check before re-sending,
+    exit 3."""
+    emu.fault("twilio", "accept_then_hang")
+    env.update({"SMSBRIDGE_PROVIDERS": "twilio", "TWILIO_TIMEOUT": "0.5"})
+    result = run("send", "--to", HANDSET, "--body", "x", env=env)
+    assert result.returncode == 3
+    assert "it may have been sent: check before re-sending" in result.stderr
+    assert len(emu.messages("twilio")) == 1
 
 
 def test_emulator_command_serves_both_providers(tmp_path: Path) -> None:
@@ -203,6 +279,21 @@ def test_emulator_command_serves_both_providers(tmp_path: Path) -> None:
         assert f"http://127.0.0.1:{port}" in first
         lines = [proc.stdout.readline() for _ in range(10)]
         assert any("TELNYX_PUBLIC_KEY=" in line for line in lines)
+        # The printed base URLs are the per-provider listeners, which a refuse fault closes.
+        exports = dict(
+            line.strip().removeprefix("export ").split("=", 1)
+            for line in lines
+            if line.strip().startswith("export ")
+        )
+        assert exports["TWILIO_BASE_URL"] != f"http://127.0.0.1:{port}"
+        assert exports["TELNYX_BASE_URL"] != exports["TWILIO_BASE_URL"]
+        httpx.post(
+            f"http://127.0.0.1:{port}/_emulator/faults",
+            json={"provider": "twilio", "kind": "refuse"},
+        ).raise_for_status()
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(exports["TWILIO_BASE_URL"], timeout=5)
+        assert httpx.get(exports["TELNYX_BASE_URL"], timeout=5).status_code in (401, 404)
         info = httpx.get(f"http://127.0.0.1:{port}/_emulator/info", timeout=5).json()
         assert info["twilio"]["account_sid"].startswith("AC")
     finally:

@@ -542,8 +542,8 @@ def test_status_duplicates_key_on_sid_status_and_error_code() -> None:
     bridge = make_bridge()
     assert not bridge.handle_webhook(form_request(URL, status_params("sent"))).duplicate
     assert bridge.handle_webhook(form_request(URL, status_params("sent"))).duplicate
-    failed = status_params("undelivered") + [("ErrorCode", "30003")]
-    other = status_params("undelivered") + [("ErrorCode", "30005")]
+    failed = [*status_params("undelivered"), ("ErrorCode", "30003")]
+    other = [*status_params("undelivered"), ("ErrorCode", "30005")]
     assert not bridge.handle_webhook(form_request(URL, failed)).duplicate
     assert bridge.handle_webhook(form_request(URL, failed)).duplicate
     assert not bridge.handle_webhook(form_request(URL, other)).duplicate

@@ -1,27 +1,35 @@
-"""Shared state: the :class:`Store` protocol, :class:`MemoryStore` and :class:`RedisStore`.
+"""Shared state: the :class:`Store` protocol and its three implementations.
 
-:class:`DegradeOpen` wraps store calls that should carry on without shared state while the
-store is unreachable (breakers, webhook de-duplication), logging once per outage.
+* :class:`MemoryStore`: in this process only, lost on restart (the default).
+* :class:`SQLiteStore`: a file shared by the processes of one machine, kept across restarts.
+* :class:`RedisStore`: shared by every process and machine (``pip install smsbridge[redis]``).
+
+:func:`store_from_url` builds one from a URL (``SMSBRIDGE_STORE``). :class:`DegradeOpen` wraps
+store calls that should carry on without shared state while the store is unreachable (breakers,
+webhook de-duplication), logging once per outage.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from smsbridge._lazy import module_getattr as _module_getattr
 from smsbridge.stores._base import Store
 from smsbridge.stores._degrade import DegradeOpen
 from smsbridge.stores._memory import MemoryStore
+from smsbridge.stores._url import store_from_url
 
 if TYPE_CHECKING:
     from smsbridge.stores._redis import RedisStore
+    from smsbridge.stores._sqlite import SQLiteStore
 
-__all__ = ["DegradeOpen", "MemoryStore", "RedisStore", "Store"]
+__all__ = ["DegradeOpen", "MemoryStore", "RedisStore", "SQLiteStore", "Store", "store_from_url"]
 
+# Loaded on first use: RedisStore needs the optional ``redis`` package, and SQLiteStore keeps
+# sqlite3 out of processes that never use it.
+_LAZY = {
+    "RedisStore": "smsbridge.stores._redis:RedisStore",
+    "SQLiteStore": "smsbridge.stores._sqlite:SQLiteStore",
+}
 
-def __getattr__(name: str) -> Any:
-    # RedisStore needs the optional ``redis`` package: import it only when asked for.
-    if name == "RedisStore":
-        from smsbridge.stores._redis import RedisStore
-
-        return RedisStore
-    raise AttributeError(f"module 'smsbridge.stores' has no attribute {name!r}")
+__getattr__ = _module_getattr(__name__, _LAZY)

@@ -2,14 +2,21 @@
 
 Idempotency keys, circuit-breaker health, webhook de-duplication and the last known status of
 each message all live behind it. Every operation is atomic on its own, so several processes
-sharing one store (Redis) agree. Each has an async twin named with an ``a`` prefix.
+sharing one store (SQLite on one machine, Redis across machines) agree. Each has an async twin
+named with an ``a`` prefix.
 """
 
 from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Store"]
+__all__ = ["DEDUPE_PREFIX", "Store"]
+
+#: Every webhook de-duplication and status-ordering key starts with this. A store may treat such
+#: keys as a bounded cache (:class:`~smsbridge.stores.MemoryStore` drops the oldest past a cap):
+#: losing one means at worst a duplicate or out-of-order webhook is handled as new, never that a
+#: message is sent twice. Idempotency and breaker keys do not start with it.
+DEDUPE_PREFIX = "smsbridge:wh:"
 
 
 @runtime_checkable

@@ -71,6 +71,10 @@ def detect(request: WebhookRequest) -> str:
     raise UnknownProvider("the request matches neither Twilio nor Telnyx webhooks")
 
 
+# The attribute a provider verifies its webhooks with, per provider name.
+_VERIFIES = {"twilio": "auth_token", "telnyx": "public_key_bytes"}
+
+
 class _Keys:
     """A bridge's providers by name with their verification keys, prepared once per policy."""
 
@@ -79,7 +83,11 @@ class _Keys:
     def __init__(self, policy: Any, providers: Iterable[Any]) -> None:
         grouped: dict[str, list[Any]] = {}
         for provider in providers:
-            grouped.setdefault(provider.name, []).append(provider)
+            # Only providers that hold a way to verify their webhooks receive them: a test
+            # double named "twilio" (RecordingProvider) gets UnknownProvider, not a crash.
+            needs = _VERIFIES.get(provider.name)
+            if needs is not None and hasattr(provider, needs):
+                grouped.setdefault(provider.name, []).append(provider)
         self.policy = policy
         self.by_name = {name: tuple(found) for name, found in grouped.items()}
         self.twilio = [keys_for(p) for p in self.by_name.get("twilio", ())]
@@ -98,14 +106,19 @@ class _Keys:
         return self.telnyx
 
 
+def _receivers(bridge: Any) -> Any:
+    # Senders and receive-only providers alike verify their webhooks.
+    return getattr(bridge, "webhook_providers", None) or bridge.providers
+
+
 def _keys(bridge: Any) -> _Keys:
     policy = getattr(bridge, "policy", None)
     try:
         cached = _KEYS.get(bridge)
     except TypeError:  # not weak-referenceable: prepare every time
-        return _Keys(policy, bridge.providers)
+        return _Keys(policy, _receivers(bridge))
     if cached is None or cached.policy is not policy or policy is None:
-        cached = _KEYS[bridge] = _Keys(policy, bridge.providers)
+        cached = _KEYS[bridge] = _Keys(policy, _receivers(bridge))
     return cached
 
 

@@ -1,0 +1,113 @@
+"""``smsbridge send``: one message through ``Bridge.from_env()``, keyed in a persistent store.
+
+Each run of the command is a new process, so an in-memory store would forget an idempotency
+key at once and ``--idempotency-key`` would not stop a second send. The command therefore keeps
+its state in a SQLite file in the user's state directory (``platformdirs``' ``user_state_dir``:
+``$XDG_STATE_HOME/smsbridge`` or ``~/.local/state/smsbridge`` on Linux, the platform's usual
+place elsewhere), unless ``SMSBRIDGE_STORE`` or ``--store`` names another.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+__all__ = ["add_arguments", "default_store_url", "run_send"]
+
+
+def default_store_url() -> str:
+    """The CLI's default store: a SQLite file in the user's state directory."""
+    import platformdirs
+
+    path = Path(platformdirs.user_state_dir("smsbridge", appauthor=False)) / "smsbridge.db"
+    # An absolute path after "sqlite:///" gives the four slashes of an absolute SQLite URL.
+    return f"sqlite:///{path.as_posix()}"
+
+
+class _Once(argparse.Action):
+    """A flag that may be given once: a second ``--to`` would silently drop the first."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        if getattr(namespace, self.dest, None) is not None:
+            parser.error(
+                f"{option_string} was given more than once: smsbridge send sends one message "
+                "(run it once per recipient)"
+            )
+        setattr(namespace, self.dest, values)
+
+
+def add_arguments(send: argparse.ArgumentParser) -> None:
+    """The options of ``smsbridge send``."""
+    send.add_argument(
+        "--to", required=True, action=_Once, help="recipient, E.164 or national with --region"
+    )
+    send.add_argument("--body", default="", help="message text")
+    send.add_argument("--from", dest="from_", help="sender number or ID")
+    send.add_argument("--media", action="append", metavar="URL", help="media URL (repeatable)")
+    send.add_argument("--provider", help="use only this provider (twilio, telnyx)")
+    send.add_argument("--region", help="region of a national --to number, e.g. US or GB")
+    send.add_argument("--reference", help="your reference, returned on status events")
+    send.add_argument(
+        "--idempotency-key",
+        help="send at most once per key, across runs (the key is kept in --store)",
+    )
+    send.add_argument(
+        "--store",
+        metavar="URL",
+        help="where idempotency keys and breaker state live: memory:, sqlite:///path or "
+        f"redis://host:port/db (default: $SMSBRIDGE_STORE if set, else {default_store_url()})",
+    )
+    send.add_argument("--public-url", help="base URL status callbacks should go to")
+    send.add_argument("--json", action="store_true", help="print the SendResult as JSON")
+
+
+def run_send(args: argparse.Namespace, environ: Any = None) -> int:
+    """Send the message the arguments describe; print the result. Returns the exit code."""
+    import os
+
+    from smsbridge._bridge import Bridge
+    from smsbridge.stores import store_from_url
+
+    environ = os.environ if environ is None else environ
+    if args.store:
+        store = store_from_url(args.store, variable="--store")
+    else:
+        store = store_from_url(environ.get("SMSBRIDGE_STORE") or default_store_url())
+    options: dict[str, Any] = {"store": store}
+    if args.public_url:
+        options["public_url"] = args.public_url
+    bridge = Bridge.from_env(environ, **options)
+    if args.provider:
+        bridge = Bridge(bridge.provider(args.provider.lower()), **options)
+    with bridge:
+        result = bridge.send(
+            to=args.to,
+            body=args.body or "",
+            from_=args.from_,
+            media_urls=args.media or (),
+            region=args.region,
+            reference=args.reference,
+            idempotency_key=args.idempotency_key,
+        )
+    if args.json:
+        print(result.model_dump_json(exclude={"raw"}))
+        return 0
+    # A result without attempts was replayed from the store: nothing was sent this time.
+    verb = "already sent" if args.idempotency_key and not result.attempts else "sent"
+    print(
+        f"{verb} via {result.provider}: id={result.provider_message_id} "
+        f"status={result.status.value} to={result.to} from={result.from_} "
+        f"segments={result.segments}"
+    )
+    if verb == "already sent":
+        print("(an earlier run sent it with this idempotency key; nothing was sent now)")
+    for warning in result.warnings:
+        print(f"warning: {warning}")
+    return 0
