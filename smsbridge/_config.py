@@ -19,11 +19,15 @@ from typing import Any
 from smsbridge._errors import ConfigError, SmsBridgeError
 
 __all__ = [
+    "BRIDGE_VARIABLES",
     "ENV_VARIABLES",
     "parse_shared_keys",
     "providers_from_mapping",
     "receive_only_from_mapping",
 ]
+
+# The bridge's own variables (the providers' are below).
+BRIDGE_VARIABLES = ("SMSBRIDGE_PROVIDERS", "SMSBRIDGE_RECEIVE_ONLY", "SMSBRIDGE_STORE")
 
 # Variable -> keyword argument, per provider. The first of each is required.
 ENV_VARIABLES: dict[str, dict[str, str]] = {
