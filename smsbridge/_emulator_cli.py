@@ -25,16 +25,9 @@ def run_emulator(args: argparse.Namespace, *, stop: threading.Event | None = Non
     with emulator:
         print(f"smsbridge emulator listening on {emulator.url} (control API under /_emulator/)")
         print("Point an application at it with:")
-        print("  export SMSBRIDGE_PROVIDERS=twilio,telnyx")
         # Each provider's own listener: a "refuse" fault closes it, as a provider outage would.
-        print(f"  export TWILIO_BASE_URL={emulator.twilio_url}")
-        print(f"  export TWILIO_ACCOUNT_SID={emulator.twilio_account_sid}")
-        print(f"  export TWILIO_AUTH_TOKEN={emulator.twilio_auth_token}")
-        print("  export TWILIO_FROM=+15005550006")
-        print(f"  export TELNYX_BASE_URL={emulator.telnyx_url}")
-        print(f"  export TELNYX_API_KEY={emulator.telnyx_api_key}")
-        print(f"  export TELNYX_PUBLIC_KEY={emulator.telnyx_public_key}")
-        print("  export TELNYX_FROM=+15005550007")
+        for name, value in emulator.environment().items():
+            print(f"  export {name}={value}")
         print(
             f"Control API and both providers together: {emulator.url} (a 'refuse' fault does "
             "not close it; use the per-provider URLs above to see refusals)"

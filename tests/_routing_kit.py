@@ -11,7 +11,7 @@ import pytest
 from smsbridge.providers import Telnyx, Twilio
 from smsbridge.testing._emulator import Emulator
 
-__all__ = ["TELNYX_FROM", "TO", "TWILIO_FROM", "Counter", "emulator", "telnyx", "twilio"]
+__all__ = ["TELNYX_FROM", "TO", "TWILIO_FROM", "Counter", "emu", "emulator", "telnyx", "twilio"]
 
 TWILIO_FROM = "+15017122661"
 TELNYX_FROM = "+15017122662"
@@ -68,3 +68,11 @@ def emulator() -> Iterator[Emulator]:
     """One emulator for the module, reset before each use by the ``emu`` fixtures."""
     with Emulator(progress_delay=0.05, deliver_callbacks=False) as emu:
         yield emu
+
+
+@pytest.fixture
+def emu(emulator: Emulator) -> Iterator[Emulator]:
+    """The module's emulator, reset before and after this test."""
+    emulator.reset()
+    yield emulator
+    emulator.reset()

@@ -64,15 +64,7 @@ def env(emu: Emulator, tmp_path: Path) -> dict[str, str]:
         **clean_env(),
         # The send command's default store lives in the user's state directory: a fresh one.
         "XDG_STATE_HOME": str(tmp_path / "state"),
-        "SMSBRIDGE_PROVIDERS": "twilio,telnyx",
-        "TWILIO_ACCOUNT_SID": emu.twilio_account_sid,
-        "TWILIO_AUTH_TOKEN": emu.twilio_auth_token,
-        "TWILIO_FROM": TWILIO_FROM,
-        "TWILIO_BASE_URL": emu.twilio_url,
-        "TELNYX_API_KEY": emu.telnyx_api_key,
-        "TELNYX_PUBLIC_KEY": emu.telnyx_public_key,
-        "TELNYX_FROM": TELNYX_FROM,
-        "TELNYX_BASE_URL": emu.telnyx_url,
+        **emu.environment(),
     }
 
 

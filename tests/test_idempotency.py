@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from _routing_kit import TO, Counter, emulator, telnyx, twilio
+from _routing_kit import TO, Counter, emu, emulator, telnyx, twilio
 
 from smsbridge import (
     Bridge,
@@ -21,15 +20,7 @@ from smsbridge.routing._idempotency import store_key
 from smsbridge.stores import MemoryStore
 from smsbridge.testing._emulator import Emulator
 
-__all__ = ["emulator"]
-
-
-@pytest.fixture
-def emu(emulator: Emulator) -> Iterator[Emulator]:
-    """The module's emulator, reset for this test."""
-    emulator.reset()
-    yield emulator
-    emulator.reset()
+__all__ = ["emu", "emulator"]
 
 
 def _bridge(emu: Emulator, counter: Counter, store: MemoryStore, **options: Any) -> Bridge:

@@ -17,7 +17,7 @@ import anyio
 import httpx
 import pydantic
 import pytest
-from _routing_kit import TO, Counter, emulator, telnyx, twilio
+from _routing_kit import TO, Counter, emu, emulator, telnyx, twilio
 
 from smsbridge import (
     Bridge,
@@ -31,15 +31,7 @@ from smsbridge.routing._idempotency import store_key
 from smsbridge.stores import MemoryStore
 from smsbridge.testing._emulator import Emulator
 
-__all__ = ["emulator"]
-
-
-@pytest.fixture
-def emu(emulator: Emulator) -> Iterator[Emulator]:
-    """The module's emulator, reset for this test."""
-    emulator.reset()
-    yield emulator
-    emulator.reset()
+__all__ = ["emu", "emulator"]
 
 
 def record(store: MemoryStore, key: str) -> dict[str, Any] | None:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from _routing_kit import TELNYX_FROM, TO, TWILIO_FROM, Counter, emulator, telnyx, twilio
+from _routing_kit import TELNYX_FROM, TO, TWILIO_FROM, Counter, emu, emulator, telnyx, twilio
 
 from smsbridge import (
     AllProvidersFailed,
@@ -24,15 +23,7 @@ from smsbridge.providers import Capabilities, Twilio
 from smsbridge.routing import ByCountry, Retry, Weighted
 from smsbridge.testing._emulator import Emulator
 
-__all__ = ["emulator"]
-
-
-@pytest.fixture
-def emu(emulator: Emulator) -> Iterator[Emulator]:
-    """The module's emulator, reset for this test."""
-    emulator.reset()
-    yield emulator
-    emulator.reset()
+__all__ = ["emu", "emulator"]
 
 
 def _bridge(emu: Emulator, counter: Counter, **options: Any) -> Bridge:

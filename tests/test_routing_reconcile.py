@@ -11,22 +11,14 @@ from typing import Any
 
 import httpx
 import pytest
-from _routing_kit import TO, TWILIO_FROM, Counter, emulator, telnyx, twilio
+from _routing_kit import TO, TWILIO_FROM, Counter, emu, emulator, telnyx, twilio
 
 from smsbridge import Bridge, OutboundMessage, ProviderUnavailable
 from smsbridge.providers import Twilio
 from smsbridge.providers._base import LookupInconclusive
 from smsbridge.testing._emulator import Emulator
 
-__all__ = ["emulator"]
-
-
-@pytest.fixture
-def emu(emulator: Emulator) -> Iterator[Emulator]:
-    """The module's emulator, reset for this test."""
-    emulator.reset()
-    yield emulator
-    emulator.reset()
+__all__ = ["emu", "emulator"]
 
 
 def _bridge(emu: Emulator, counter: Counter, *, reconcile: bool = True) -> Bridge:

@@ -42,20 +42,7 @@ def serve_env(emu: Emulator) -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith(("TWILIO_", "TELNYX_", "SMSBRIDGE_"))
     }
-    env.update(
-        {
-            "SMSBRIDGE_PROVIDERS": "twilio,telnyx",
-            "TWILIO_ACCOUNT_SID": emu.twilio_account_sid,
-            "TWILIO_AUTH_TOKEN": emu.twilio_auth_token,
-            "TWILIO_FROM": TWILIO_FROM,
-            "TWILIO_BASE_URL": emu.twilio_url,
-            "TELNYX_API_KEY": emu.telnyx_api_key,
-            "TELNYX_PUBLIC_KEY": emu.telnyx_public_key,
-            "TELNYX_FROM": "+15005550007",
-            "TELNYX_BASE_URL": emu.telnyx_url,
-        }
-    )
-    return env
+    return {**env, **emu.environment()}
 
 
 @dataclass

@@ -193,6 +193,27 @@ class Emulator(EmulatorControls):
         """Base64 Ed25519 public key that verifies this emulator's Telnyx webhooks."""
         return self._config.telnyx_keys.public_key_b64
 
+    def environment(self) -> dict[str, str]:
+        """The variables that point ``Bridge.from_env()`` (or ``smsbridge send``/``serve``) at
+        this emulator: both providers, each on its own listener, sending from the emulator's
+        pool numbers.
+
+        Example:
+            >>> sms = Bridge.from_env({**os.environ, **emu.environment()})
+        """
+        config = self._config
+        return {
+            "SMSBRIDGE_PROVIDERS": "twilio,telnyx",
+            "TWILIO_BASE_URL": self.twilio_url,
+            "TWILIO_ACCOUNT_SID": self.twilio_account_sid,
+            "TWILIO_AUTH_TOKEN": self.twilio_auth_token,
+            "TWILIO_FROM": config.twilio_pool_number,
+            "TELNYX_BASE_URL": self.telnyx_url,
+            "TELNYX_API_KEY": self.telnyx_api_key,
+            "TELNYX_PUBLIC_KEY": self.telnyx_public_key,
+            "TELNYX_FROM": config.telnyx_pool_number,
+        }
+
     def info(self) -> dict[str, Any]:
         """URLs, account ids and the (fake, deliberately exposed) credentials of this emulator."""
         return {
