@@ -339,3 +339,19 @@ def test_which_clients_report_writing() -> None:
     assert traces_requests(AiohttpSender(), request)
     assert not traces_requests(mock, request)
     assert not traces_requests(ExplodingClient(), request)
+
+
+def test_ctrl_c_during_the_read_back_records_ambiguous(emu: Emulator) -> None:
+    """Interrupted while reading back after an ambiguous failure: the message may be out, so
+    the key is recorded ambiguous (not released)."""
+    emu.fault("twilio", "http_error", status=502, accept=True, times=1)
+    store = MemoryStore()
+
+    def interrupt(seconds: float) -> None:  # the wait before the read-back
+        raise KeyboardInterrupt
+
+    bridge = Bridge([twilio(emu)], store=store, reconcile=True, sleep=interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        bridge.send(to=TO, body="hello", idempotency_key="kbd-4")
+    assert record(store, "kbd-4")["state"] == "ambiguous"  # type: ignore[index]
+    assert len(emu.messages("twilio")) == 1

@@ -190,7 +190,11 @@ def begin(
         if state == "ambiguous":
             if delivery != "at_least_once":
                 raise _error_from(data.get("error") or {})
-            yield StoreOp("set", (key, pending, ttl))
+            try:
+                yield StoreOp("set", (key, pending, ttl))
+            except Interrupted:
+                yield StoreOp("set", (key, raw, ttl))  # put the ambiguous record back
+                raise
             return None
         if waited >= wait:
             raise IdempotencyConflict(

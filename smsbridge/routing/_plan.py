@@ -39,6 +39,7 @@ class _Run:
         "ambiguous",
         "attempts",
         "bridge",
+        "checking",
         "last",
         "message",
         "result",
@@ -57,6 +58,8 @@ class _Run:
         self.ambiguous: SmsBridgeError | None = None
         self.last: tuple[str, SmsBridgeError] | None = None
         self.result: SendResult | None = None
+        # True while a failure that may hide an accepted message is being read back.
+        self.checking = False
 
     def record(
         self,
@@ -77,8 +80,9 @@ class _Run:
 
     @property
     def may_have_sent(self) -> bool:
-        """An attempt succeeded, or one may have gone out (an unresolved ambiguous failure)."""
-        return self.result is not None or self.ambiguous is not None
+        """An attempt succeeded, or one may have gone out: an unresolved ambiguous failure,
+        or a failure whose read-back has not answered yet."""
+        return self.result is not None or self.ambiguous is not None or self.checking
 
     def unexpected(self, exc: Exception) -> UnexpectedError:
         """The typed error for an exception nothing expected, saying whether it went out."""
@@ -218,7 +222,9 @@ def _failed(
         yield from breaker.failed(provider, verdict, exc, settings.breaker_runtime)
     failure = exc.failure
     if _needs_read_back(provider, exc):
+        run.checking = True  # an interruption during the read-back leaves it "may have sent"
         found = yield from _reconcile(run, provider, message, started)
+        run.checking = False
         if found is not None and found is not _NOT_FOUND:
             run.record(provider, None, time.perf_counter() - start, found.provider_message_id)
             return run.finish(found), retry, False
