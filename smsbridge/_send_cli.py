@@ -11,18 +11,25 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["add_arguments", "default_store_url", "run_send"]
+if TYPE_CHECKING:
+    from smsbridge.stores import Store
+
+__all__ = ["add_arguments", "default_store_path", "default_store_url", "run_send"]
+
+
+def default_store_path() -> Path:
+    """The CLI's default store file, in the user's state directory."""
+    import platformdirs
+
+    return Path(platformdirs.user_state_dir("smsbridge", appauthor=False)) / "smsbridge.db"
 
 
 def default_store_url() -> str:
-    """The CLI's default store: a SQLite file in the user's state directory."""
-    import platformdirs
-
-    path = Path(platformdirs.user_state_dir("smsbridge", appauthor=False)) / "smsbridge.db"
+    """:func:`default_store_path` as a store URL (what ``--help`` shows)."""
     # An absolute path after "sqlite:///" gives the four slashes of an absolute SQLite URL.
-    return f"sqlite:///{path.as_posix()}"
+    return f"sqlite:///{default_store_path().as_posix()}"
 
 
 class _Once(argparse.Action):
@@ -68,6 +75,21 @@ def add_arguments(send: argparse.ArgumentParser) -> None:
     send.add_argument("--json", action="store_true", help="print the SendResult as JSON")
 
 
+def _default_store() -> Store:
+    """The default SQLite store, or a ConfigError that says how to choose another."""
+    from smsbridge._errors import ConfigError
+    from smsbridge.stores import SQLiteStore
+
+    try:
+        return SQLiteStore(default_store_path())
+    except ConfigError as exc:
+        raise ConfigError(
+            f"{exc.message}; that is the default store of smsbridge send: choose another with "
+            "--store URL or SMSBRIDGE_STORE (memory: keeps nothing between runs)",
+            variable="--store",
+        ) from None
+
+
 def run_send(args: argparse.Namespace, environ: Any = None) -> int:
     """Send the message the arguments describe; print the result. Returns the exit code."""
     import os
@@ -78,8 +100,10 @@ def run_send(args: argparse.Namespace, environ: Any = None) -> int:
     environ = os.environ if environ is None else environ
     if args.store:
         store = store_from_url(args.store, variable="--store")
+    elif environ.get("SMSBRIDGE_STORE"):
+        store = store_from_url(environ["SMSBRIDGE_STORE"])
     else:
-        store = store_from_url(environ.get("SMSBRIDGE_STORE") or default_store_url())
+        store = _default_store()
     options: dict[str, Any] = {"store": store}
     if args.public_url:
         options["public_url"] = args.public_url

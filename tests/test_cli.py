@@ -382,3 +382,19 @@ def test_demo_runs_end_to_end() -> None:
         "exactly once",
     ):
         assert needle in out, needle
+
+
+def test_an_unusable_default_store_says_how_to_choose_another(
+    env: dict[str, str], emu: Emulator, tmp_path: Path
+) -> None:
+    """A state directory that cannot be created (a file is in the way): exit 2, nothing sent,
+    and the message names --store and SMSBRIDGE_STORE."""
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    result = run(
+        "send", "--to", HANDSET, "--body", "x", env={**env, "XDG_STATE_HOME": str(blocker)}
+    )
+    assert result.returncode == 2
+    assert "--store" in result.stderr
+    assert "SMSBRIDGE_STORE" in result.stderr
+    assert emu.messages() == []
