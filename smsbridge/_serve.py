@@ -20,11 +20,11 @@ import json
 import logging
 import sys
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from smsbridge._errors import ConfigError
+from smsbridge._redact import redact_url
 from smsbridge._serve_limits import DEFAULT_REQUEST_TIMEOUT
 
 if TYPE_CHECKING:
@@ -36,7 +36,6 @@ __all__ = [
     "DEFAULT_TIMEOUT_KEEP_ALIVE",
     "add_arguments",
     "event_json",
-    "redact_url",
     "run_serve",
 ]
 
@@ -115,16 +114,6 @@ def _positive_float(text: str) -> float:
     if not (0 < value < float("inf")):
         raise argparse.ArgumentTypeError("must be a positive number of seconds")
     return value
-
-
-def redact_url(url: str) -> str:
-    """``url`` without userinfo, query string or fragment: safe to print and log."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<the forward URL>"
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def event_json(outcome: WebhookOutcome) -> list[dict[str, Any]]:

@@ -16,9 +16,9 @@ import asyncio
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 from smsbridge._errors import ConfigError, StoreUnavailable
+from smsbridge._redact import redact_url
 
 __all__ = ["RedisStore"]
 
@@ -63,17 +63,6 @@ async def _in_thread(fn: Callable[..., T], *args: Any) -> T:
     return await anyio.to_thread.run_sync(fn, *args)
 
 
-def _public(url: str) -> str:
-    """``url`` without user or password, fit for messages and reprs."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        netloc = f"{host}:{parts.port}" if parts.port else host
-        return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-    except ValueError:
-        return "<unparsable redis url>"
-
-
 class RedisStore:
     """The :class:`~smsbridge.stores.Store` protocol on Redis, sync and async.
 
@@ -107,7 +96,7 @@ class RedisStore:
                 "RedisStore needs the redis package: pip install 'smsbridge[redis]'",
                 variable="store",
             ) from None
-        self.url = _public(url)
+        self.url = redact_url(url, unreadable="<unparsable redis url>")
         self.prefix = prefix
         self._errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
         options: dict[str, Any] = {

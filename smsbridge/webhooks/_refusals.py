@@ -16,9 +16,9 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from smsbridge._errors import WebhookError
+from smsbridge._redact import redact_url
 
 __all__ = ["HINTS", "REFUSALS", "RefusalLog", "log"]
 
@@ -49,17 +49,6 @@ HINTS: dict[str, str] = {
         "to come from a provider"
     ),
 }
-
-
-def _shown(url: str) -> str:
-    """``url`` without credentials, query or fragment: safe for a log line."""
-    try:
-        parts = urlsplit(url)
-        host = parts.netloc.rpartition("@")[2]
-        shown = urlunsplit((parts.scheme, host, parts.path, "", ""))
-    except ValueError:
-        return "<unparsable URL>"
-    return shown.encode("ascii", "backslashreplace").decode()[:300]
 
 
 class RefusalLog:
@@ -105,7 +94,7 @@ class RefusalLog:
         }
         text = f"webhook refused ({error.status_code} {error.code}): {error.message}"
         if checked:
-            text += f"; checked against {_shown(checked)}"
+            text += f"; checked against {redact_url(checked)}"
         text += f"; hint: {HINTS.get(error.code, 'see docs/errors.md')}"
         if left_out:
             text += f" ({left_out} more with this code since the last record)"
