@@ -36,7 +36,7 @@ from smsbridge.providers._shell import transmit
 from smsbridge.routing import ByCountry, CircuitBreaker, Weighted
 from smsbridge.routing._engine import send_sync
 from smsbridge.stores import MemoryStore
-from smsbridge.testing._emulator import Emulator
+from smsbridge.testing.emulator import Emulator
 
 TO = "+14155552671"
 SID = "AC" + "0" * 32

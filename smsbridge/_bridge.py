@@ -7,30 +7,38 @@ Webhooks come in through :meth:`Bridge.handle_webhook`.
 
 from __future__ import annotations
 
-import importlib
+import functools
 import ipaddress
 import logging
-import re
-import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 
 from smsbridge._errors import ConfigError, InvalidRequest
 from smsbridge._models import OutboundMessage, SendResult
+from smsbridge._outbound import check_text, checked_media
 from smsbridge._phone import to_e164
+from smsbridge._public_url import split_public_url
 from smsbridge._segments import WARN_SEGMENTS, check_body
+from smsbridge.routing._breaker import CircuitBreaker
+from smsbridge.routing._retry import Retry
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
     from smsbridge.providers._base import Provider
     from smsbridge.providers._shell import AsyncSender, SyncSender
+    from smsbridge.routing._observe import Hooks, OnAttempt, OnBreakerChange, OnFailover
+    from smsbridge.routing._policy import Policy
+    from smsbridge.stores._base import Store
+    from smsbridge.webhooks._outcome import WebhookOutcome
+    from smsbridge.webhooks._receivers import Receivers
     from smsbridge.webhooks._refusals import RefusalLog
+    from smsbridge.webhooks._request import WebhookRequest
 
 __all__ = ["DEFAULT_MAX_BODY", "REFERENCE_PARAM", "Bridge", "Delivery"]
 
@@ -38,7 +46,9 @@ log = logging.getLogger("smsbridge")
 
 Delivery = Literal["at_most_once", "at_least_once"]
 REFERENCE_PARAM = "smsbridge_ref"
-DEFAULT_WEBHOOK_PATH = "/sms/webhook"
+# Shared, immutable defaults (Retry and CircuitBreaker are frozen values).
+DEFAULT_RETRY = Retry()
+DEFAULT_BREAKER = CircuitBreaker()
 # The largest webhooks: a Twilio inbound form with a 1600-character body of 4-byte characters,
 # every one percent-encoded (19,200 bytes), ten media URLs and some thirty other fields; a
 # Telnyx message.received with a 10-part text written as \u escapes and ten media objects.
@@ -57,9 +67,13 @@ class Bridge:
         providers: one provider, a list of providers (ordered failover), or a routing policy.
         store: shared state for idempotency, breakers and webhook de-duplication
             (default: a new in-process ``MemoryStore``).
-        public_url: the base URL the application is reachable at. Status callbacks are built
-            from it (with ``reference``), and webhook signatures are checked against it.
-        webhook_path: where the webhook endpoint is mounted under ``public_url``.
+        public_url: where providers reach the application: the site's base URL
+            (``https://app.example.com``) or the webhook endpoint's full URL, as pasted into
+            the provider's console (``https://app.example.com/sms/webhook``). Status callbacks
+            are built from it (with ``reference``), and webhook signatures are checked against
+            it. No query string or fragment.
+        webhook_path: where the webhook endpoint is mounted (default ``/sms/webhook``); a
+            ``public_url`` ending in it names the endpoint itself.
         http_client: a sync client to use instead of the bridge's own pooled ``httpx.Client``.
         async_http_client: an async client (``httpx.AsyncClient`` or any ``AsyncSender``).
         delivery: ``"at_most_once"`` (default) never re-sends after an ambiguous failure;
@@ -76,20 +90,29 @@ class Bridge:
         receive_only: providers whose webhooks are verified and handled but which never
             send: keep the old vendor here when swapping vendors, so its late status
             callbacks still arrive.
-        **options: routing settings (``retry``, ``breaker``, ``idempotency_ttl``,
-            ``idempotency_wait``, ``reconcile``, ``any_sender``, ``on_attempt``,
-            ``on_failover``, ``on_breaker_change``, ``sleep``, ...), documented in
-            :mod:`smsbridge.routing._settings` and docs/failover.md; unknown names raise
-            ``ConfigError``.
+        retry: how to retry one provider (a :class:`~smsbridge.routing.Retry`; ``None`` for
+            no retries).
+        breaker: the per-provider :class:`~smsbridge.routing.CircuitBreaker`, or ``None``.
+        hooks: callbacks on attempts, failovers and breaker changes
+            (:class:`~smsbridge.routing.Hooks`).
+        idempotency_ttl: seconds an idempotency key is remembered (default 24 h).
+        idempotency_wait: seconds a repeated key waits for the send in flight.
+        reconcile: read back after a failure that may hide an accepted message, before any
+            re-send, on providers that can (see docs/failover.md).
+        reconcile_delay: seconds to wait before that read-back.
+        any_sender: ``send(from_=...)`` may fail over to providers that do not own that
+            sender (they send from their own).
+        sleep, async_sleep, random: how the engines wait and draw retry jitter (for tests).
+        on_attempt, on_failover, on_breaker_change: deprecated; use ``hooks=Hooks(...)``.
     """
 
     def __init__(
         self,
-        providers: Provider | Sequence[Provider] | Any,
+        providers: Provider | Sequence[Provider] | Policy,
         *,
-        store: Any = None,
+        store: Store | None = None,
         public_url: str | None = None,
-        webhook_path: str = DEFAULT_WEBHOOK_PATH,
+        webhook_path: str | None = None,
         http_client: SyncSender | None = None,
         async_http_client: AsyncSender | None = None,
         delivery: Delivery = "at_most_once",
@@ -99,7 +122,20 @@ class Bridge:
         dedupe_ttl: float = 86_400.0,
         clock: Callable[[], float] = time.time,
         receive_only: Iterable[Provider] = (),
-        **options: Any,
+        retry: Retry | None = DEFAULT_RETRY,
+        breaker: CircuitBreaker | None = DEFAULT_BREAKER,
+        hooks: Hooks | None = None,
+        idempotency_ttl: float = 86_400.0,
+        idempotency_wait: float = 10.0,
+        reconcile: bool = False,
+        reconcile_delay: float = 1.0,
+        any_sender: bool = False,
+        sleep: Callable[[float], None] | None = None,
+        async_sleep: Callable[[float], Awaitable[None]] | None = None,
+        random: Callable[[], float] | None = None,
+        on_attempt: OnAttempt | None = None,
+        on_failover: OnFailover | None = None,
+        on_breaker_change: OnBreakerChange | None = None,
     ) -> None:
         from smsbridge.routing import as_policy
         from smsbridge.stores import MemoryStore
@@ -107,12 +143,9 @@ class Bridge:
         self.policy = as_policy(providers)
         self.receive_only = tuple(receive_only)
         self.store = store if store is not None else MemoryStore()
-        if public_url is not None and not public_url.startswith(("http://", "https://")):
-            raise ConfigError(
-                "public_url must start with http:// or https://", variable="public_url"
-            )
-        self.public_url = public_url.rstrip("/") if public_url else None
-        self.webhook_path = "/" + webhook_path.lstrip("/")
+        self.public_url, self.public_endpoint, self.webhook_path = split_public_url(
+            public_url, webhook_path
+        )
         if delivery not in ("at_most_once", "at_least_once"):
             raise ConfigError(
                 "delivery must be 'at_most_once' or 'at_least_once'", variable="delivery"
@@ -145,11 +178,25 @@ class Bridge:
         # Every refused webhook is logged, each error code at most once a minute; the log is
         # made at the first refusal (smsbridge.webhooks is not imported by sending).
         self.refusal_log: RefusalLog | None = None
-        self.options = dict(options)
         from smsbridge.routing._settings import RoutingSettings
 
-        # Validated here so a misspelt option fails at start-up, not at the first send.
-        self.routing = RoutingSettings.from_options(self.options)
+        # Validated here so a bad setting fails at start-up, not at the first send.
+        self.routing = RoutingSettings.build(
+            retry=retry,
+            breaker=breaker,
+            hooks=hooks,
+            idempotency_ttl=idempotency_ttl,
+            idempotency_wait=idempotency_wait,
+            reconcile=reconcile,
+            reconcile_delay=reconcile_delay,
+            any_sender=any_sender,
+            sleep=sleep,
+            async_sleep=async_sleep,
+            random=random,
+            on_attempt=on_attempt,
+            on_failover=on_failover,
+            on_breaker_change=on_breaker_change,
+        )
         self._client = http_client
         self._own_client = http_client is None
         self._aclient = async_http_client
@@ -168,8 +215,16 @@ class Bridge:
         senders = self.providers
         return senders + tuple(p for p in self.receive_only if p not in senders)
 
+    @functools.cached_property
+    def webhook_receivers(self) -> Receivers:
+        """:attr:`webhook_providers` grouped by webhook codec, prepared at the first webhook
+        (the providers a bridge holds do not change)."""
+        from smsbridge.webhooks._receivers import Receivers
+
+        return Receivers(self.webhook_providers)
+
     def provider(self, name: str) -> Provider:
-        """The configured provider called ``name`` (``"twilio"``, ``"telnyx"``) that sends."""
+        """The configured provider called ``name`` (``Provider.name``) that sends."""
         for provider in self.providers:
             if provider.name == name:
                 return provider
@@ -211,10 +266,10 @@ class Bridge:
             InvalidRequest: no body and no media, an argument of the wrong type, or a media
                 URL that is not http(s).
         """
-        media = _checked_media(media_urls)
+        media = checked_media(media_urls)
         if body is None:  # an MMS with media only, written the obvious way
             body = ""
-        _check_text(
+        check_text(
             body=body,
             from_=from_,
             reference=reference,
@@ -235,12 +290,19 @@ class Bridge:
             segments=info,
         )
 
+    @property
+    def webhook_url(self) -> str | None:
+        """The webhook endpoint's full public URL (``None`` without ``public_url``)."""
+        if self.public_url is None:
+            return None
+        return self.public_endpoint or self.public_url + self.webhook_path
+
     def status_callback_url(self, reference: str | None) -> str | None:
         """The status webhook URL for a send, carrying ``reference``; ``None`` without
         ``public_url`` (the provider's configured webhooks then apply)."""
-        if self.public_url is None:
+        url = self.webhook_url
+        if url is None:
             return None
-        url = self.public_url + self.webhook_path
         if reference is not None:
             url += f"?{REFERENCE_PARAM}={quote(reference, safe='')}"
         return url
@@ -255,23 +317,78 @@ class Bridge:
         return (text,)
 
     # -- sending -----------------------------------------------------------------------
-    def send(self, to: str, body: str = "", **kwargs: Any) -> SendResult:
+    def send(
+        self,
+        to: str,
+        body: str = "",
+        *,
+        from_: str | None = None,
+        media_urls: Iterable[str] = (),
+        region: str | None = None,
+        reference: str | None = None,
+        idempotency_key: str | None = None,
+        status_callback: str | None = None,
+    ) -> SendResult:
         """Send an SMS (or an MMS with ``media_urls``) and return what the provider said.
 
-        Keyword arguments are those of :meth:`message`. Raises a :class:`ProviderError` (or
-        :class:`AllProvidersFailed`) whose ``failure`` says whether it may have been sent.
+        Args:
+            to: the recipient: E.164 (``+14155552671``), or a national number with ``region``.
+            body: the text (up to 1600 characters); may be empty when there is media.
+            from_: the sender; by default each provider's own. Only providers that own it
+                send (see ``any_sender``).
+            media_urls: up to 10 public http(s) URLs: the message is then an MMS.
+            region: ISO country code used to read a national ``to`` (``"US"``, ``"GB"``).
+            reference: your id for the message; it comes back on every status event.
+            idempotency_key: makes a repeated send return the first result instead of
+                sending again (across processes and restarts with a shared store).
+            status_callback: a status webhook URL for this message, instead of the one built
+                from ``public_url``.
+
+        Raises:
+            InvalidPhoneNumber, MessageTooLong, InvalidRequest: the message is not valid.
+            ProviderError: (or :class:`AllProvidersFailed`) whose ``failure`` says whether it
+                may have been sent.
         """
         from smsbridge.routing._engine import send_sync
 
-        message = self.message(to, body, **kwargs)
+        message = self.message(
+            to,
+            body,
+            from_=from_,
+            media_urls=media_urls,
+            region=region,
+            reference=reference,
+            idempotency_key=idempotency_key,
+            status_callback=status_callback,
+        )
         result = send_sync(self, message)
         return self._finish(result, message)
 
-    async def asend(self, to: str, body: str = "", **kwargs: Any) -> SendResult:
-        """Async twin of :meth:`send`."""
+    async def asend(
+        self,
+        to: str,
+        body: str = "",
+        *,
+        from_: str | None = None,
+        media_urls: Iterable[str] = (),
+        region: str | None = None,
+        reference: str | None = None,
+        idempotency_key: str | None = None,
+        status_callback: str | None = None,
+    ) -> SendResult:
+        """Async twin of :meth:`send`, with the same arguments."""
         from smsbridge.routing._engine import send_async
 
-        message = self.message(to, body, **kwargs)
+        message = self.message(
+            to,
+            body,
+            from_=from_,
+            media_urls=media_urls,
+            region=region,
+            reference=reference,
+            idempotency_key=idempotency_key,
+            status_callback=status_callback,
+        )
         result = await send_async(self, message)
         return self._finish(result, message)
 
@@ -280,18 +397,20 @@ class Bridge:
         return result.model_copy(update={"warnings": warnings}) if warnings else result
 
     # -- webhooks ----------------------------------------------------------------------
-    def handle_webhook(self, request: Any) -> Any:
-        """Verify, parse and acknowledge one webhook (see :mod:`smsbridge.webhooks`)."""
-        # From sys.modules after the first call: a from-import of the package would run
-        # importlib's _handle_fromlist per webhook (about 3 us of a ~95 us call, measured).
-        webhooks = sys.modules.get("smsbridge.webhooks")
-        if webhooks is None:
-            webhooks = importlib.import_module("smsbridge.webhooks")
-        return webhooks.handle(self, request)
+    def handle_webhook(self, request: WebhookRequest) -> WebhookOutcome:
+        """Verify, parse and acknowledge one webhook (see :mod:`smsbridge.webhooks`).
 
-    async def ahandle_webhook(self, request: Any) -> Any:
+        Raises:
+            WebhookError: ``SignatureError``/``StaleWebhook`` (403), ``UnknownProvider``/
+                ``MalformedWebhook`` (400), ``PayloadTooLarge`` (413); nothing else.
+        """
+        from smsbridge.webhooks._handle import handle
+
+        return handle(self, request)
+
+    async def ahandle_webhook(self, request: WebhookRequest) -> WebhookOutcome:
         """Async twin of :meth:`handle_webhook`."""
-        from smsbridge.webhooks import ahandle
+        from smsbridge.webhooks._handle import ahandle
 
         return await ahandle(self, request)
 
@@ -371,73 +490,3 @@ class Bridge:
     def __repr__(self) -> str:
         names = ", ".join(p.name for p in self.providers)
         return f"Bridge([{names}], delivery={self.delivery!r})"
-
-
-# Bad arguments are the caller's bug, but still a typed error with a stable code: a stray
-# TypeError or pydantic ValidationError from deep inside would be neither.
-def _check_text(**values: Any) -> None:
-    for name, value in values.items():
-        if value is None:
-            continue
-        if not isinstance(value, str):
-            raise InvalidRequest(
-                f"{name} must be a str, not {type(value).__name__}", failure="rejected"
-            )
-        if not value.isascii():
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                # A lone surrogate (from a bad decode) cannot travel in any request.
-                raise InvalidRequest(
-                    f"{name} is not valid Unicode text (it holds a lone surrogate)",
-                    failure="rejected",
-                ) from None
-
-
-# Twilio's documented maximum (MediaUrl, 10 per message); Telnyx's media_urls take no more.
-MAX_MEDIA = 10
-# Whitespace or control characters in a URL end up in a form field or JSON string the
-# provider then fetches: refuse them rather than guess what the caller meant.
-_URL_UNSAFE = re.compile(r"[\x00-\x20\x7f-\x9f\s]")
-
-
-def _checked_media(media_urls: Iterable[str]) -> tuple[str, ...]:
-    if isinstance(media_urls, (str, bytes)):
-        # tuple("https://...") would send one URL per character.
-        raise InvalidRequest(
-            "media_urls must be a list of URLs, not one string", failure="rejected"
-        )
-    try:
-        media = tuple(media_urls)
-    except TypeError:
-        raise InvalidRequest("media_urls must be a list of URLs", failure="rejected") from None
-    if len(media) > MAX_MEDIA:
-        raise InvalidRequest(
-            f"a message takes at most {MAX_MEDIA} media URLs, not {len(media)}",
-            failure="rejected",
-        )
-    for index, url in enumerate(media):
-        if not _is_media_url(url):
-            raise InvalidRequest(
-                f"media_urls[{index}] must be an absolute http(s) URL with a host and no "
-                "spaces or control characters",
-                failure="rejected",
-            )
-    return media
-
-
-def _is_media_url(url: object) -> bool:
-    if not isinstance(url, str) or len(url) > 2048 or _URL_UNSAFE.search(url):
-        return False
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-    except ValueError:
-        return False
-    if parts.scheme.lower() not in ("http", "https") or not host:
-        return False
-    try:
-        url.encode("utf-8")  # non-ASCII is fine (an IRI); a lone surrogate is not
-    except UnicodeEncodeError:
-        return False
-    return True

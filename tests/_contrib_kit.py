@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 from smsbridge import Bridge
 from smsbridge.providers import Telnyx, Twilio
 from smsbridge.stores import MemoryStore
-from smsbridge.testing._signers import make_telnyx_keypair, sign_telnyx, sign_twilio
+from smsbridge.testing import make_telnyx_keypair, sign_telnyx, sign_twilio
 
 SID = "AC0123456789abcdef0123456789abcdef"
 TOKEN = "contrib-test-auth-token"

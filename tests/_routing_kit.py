@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from smsbridge.providers import Telnyx, Twilio
-from smsbridge.testing._emulator import Emulator
+from smsbridge.testing.emulator import Emulator
 
 __all__ = ["TELNYX_FROM", "TO", "TWILIO_FROM", "Counter", "emu", "emulator", "telnyx", "twilio"]
 

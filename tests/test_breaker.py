@@ -10,12 +10,12 @@ from _routing_kit import TO, Counter, emulator, telnyx, twilio
 
 from smsbridge import Bridge, ProviderUnavailable
 from smsbridge.providers import Twilio
-from smsbridge.routing import CircuitBreaker, breaker_id
+from smsbridge.routing import CircuitBreaker, Hooks, breaker_id
 from smsbridge.routing._breaker import BreakerRuntime
 from smsbridge.routing._engine import run_sync
 from smsbridge.stores import MemoryStore
 from smsbridge.stores._degrade import DegradeOpen
-from smsbridge.testing._emulator import Emulator
+from smsbridge.testing.emulator import Emulator
 
 __all__ = ["emulator"]
 
@@ -54,9 +54,9 @@ class Setup:
             [self.twilio, self.telnyx],
             store=self.store,
             http_client=self.counter.client(),
-            retry=0,
+            retry=None,
             breaker=self.breaker,
-            on_breaker_change=lambda *change: self.changes.append(change),
+            hooks=Hooks(on_breaker_change=lambda *change: self.changes.append(change)),
             **options,
         )
 
@@ -195,7 +195,7 @@ async def test_async_breaker_opens_and_skips(emu: Emulator) -> None:
     async with Bridge(
         [twilio(emu), telnyx(emu)],
         async_http_client=counter.async_client(),
-        retry=0,
+        retry=None,
         breaker=CircuitBreaker(failures=2, cooldown=30, clock=clock),
     ) as bridge:
         for _ in range(3):

@@ -310,7 +310,7 @@ def test_opted_out_recipient_is_rejected(emu: Emulator, name: str) -> None:
 def test_rate_limit_carries_retry_after(emu: Emulator, name: str) -> None:
     """A 429 from the server becomes RateLimited with the server's retry_after."""
     emu.fault(name, "rate_limit", times=1, retry_after=7)
-    with Bridge(provider(emu, name), retry=0) as sms, pytest.raises(RateLimited) as info:
+    with Bridge(provider(emu, name), retry=None) as sms, pytest.raises(RateLimited) as info:
         sms.send(to="+14155552671", body="hi")
     assert info.value.retry_after == 7.0
     assert info.value.http_status == 429
@@ -320,7 +320,7 @@ def test_rate_limit_carries_retry_after(emu: Emulator, name: str) -> None:
 def test_wrong_credentials_are_an_auth_error(emu: Emulator) -> None:
     """A wrong auth token is refused by the server as AuthError."""
     bad = Twilio(emu.twilio_account_sid, "wrong-token", from_=TWILIO_FROM, base_url=emu.twilio_url)
-    with Bridge(bad, retry=0) as sms, pytest.raises(AuthError) as info:
+    with Bridge(bad, retry=None) as sms, pytest.raises(AuthError) as info:
         sms.send(to="+14155552671", body="hi")
     assert info.value.failure == "refused"
     assert "wrong-token" not in str(info.value)
@@ -332,7 +332,7 @@ def test_refused_connection_is_refused(emu: Emulator, name: str) -> None:
     emu.fault(name, "refuse")
     try:
         with (
-            Bridge(provider(emu, name), retry=0) as sms,
+            Bridge(provider(emu, name), retry=None) as sms,
             pytest.raises(ProviderUnavailable) as info,
         ):
             sms.send(to="+14155552671", body="hi")
@@ -346,8 +346,8 @@ def test_refused_connection_is_refused(emu: Emulator, name: str) -> None:
 def test_configured_timeout_reaches_the_client(emu: Emulator, name: str) -> None:
     """A server slower than a 0.2 s timeout gives ProviderUnavailable, ambiguous."""
     emu.fault(name, "latency", seconds=1.0, times=1)
-    # retry=0: the router may retry an ambiguous Telnyx send (Idempotency-Key); test the shell.
-    sms = Bridge(provider(emu, name, timeout=0.2), retry=0)
+    # retry=None: the router may retry an ambiguous Telnyx send (Idempotency-Key); test the shell.
+    sms = Bridge(provider(emu, name, timeout=0.2), retry=None)
     with sms, pytest.raises(ProviderUnavailable) as info:
         sms.send(to="+14155552671", body="hi")
     assert info.value.failure == "ambiguous"
@@ -357,7 +357,7 @@ def test_configured_timeout_reaches_the_client(emu: Emulator, name: str) -> None
 async def test_configured_timeout_reaches_the_async_client(emu: Emulator) -> None:
     """The async path honours the configured timeout too: ambiguous."""
     emu.fault("telnyx", "latency", seconds=1.0, times=1)
-    async with Bridge(telnyx(emu, timeout=0.2), retry=0) as sms:
+    async with Bridge(telnyx(emu, timeout=0.2), retry=None) as sms:
         with pytest.raises(ProviderUnavailable) as info:
             await sms.asend(to="+14155552671", body="hi")
     assert info.value.failure == "ambiguous"
@@ -367,7 +367,7 @@ def test_timeout_from_the_environment_reaches_the_client(emu: Emulator) -> None:
     """TWILIO_TIMEOUT from the environment bounds the wait: ambiguous after 0.2 s."""
     emu.fault("twilio", "latency", seconds=1.0, times=1)
     settings = {**env(emu, "twilio"), "TWILIO_TIMEOUT": "0.2"}
-    with Bridge.from_env(settings, retry=0) as sms, pytest.raises(ProviderUnavailable) as info:
+    with Bridge.from_env(settings, retry=None) as sms, pytest.raises(ProviderUnavailable) as info:
         sms.send(to="+14155552671", body="hi")
     assert info.value.failure == "ambiguous"
 
@@ -570,7 +570,7 @@ def test_api_key_from_env_authenticates(emu: Emulator) -> None:
     with Bridge.from_env(settings) as sms:
         assert sms.send(to="+14155552671", body="hi").provider == "twilio"
     settings["TWILIO_API_SECRET"] = "not-the-secret"
-    with Bridge.from_env(settings, retry=0) as sms, pytest.raises(AuthError):
+    with Bridge.from_env(settings, retry=None) as sms, pytest.raises(AuthError):
         sms.send(to="+14155552671", body="hi")
 
 

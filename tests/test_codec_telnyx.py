@@ -28,7 +28,7 @@ from smsbridge import (
     SendResult,
 )
 from smsbridge.providers import Telnyx
-from smsbridge.providers._base import DEFAULT_TIMEOUT
+from smsbridge.providers._checks import DEFAULT_TIMEOUT
 from smsbridge.providers._shell import atransmit, transmit
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "telnyx_send.json").read_text())

@@ -27,7 +27,7 @@ from smsbridge import (
 )
 from smsbridge import segments as count_segments
 from smsbridge.providers import Twilio
-from smsbridge.providers._base import DEFAULT_TIMEOUT
+from smsbridge.providers._checks import DEFAULT_TIMEOUT
 from smsbridge.providers._shell import atransmit, transmit
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "twilio_send.json").read_text())

@@ -20,7 +20,6 @@ from _redis_server import RedisServer, redis_executable
 from _routing_kit import TO, TWILIO_FROM, Counter, twilio
 from celery.contrib.testing.worker import start_worker
 from celery.signals import setup_logging, task_retry
-from smsbridge.contrib.celery import send_task
 
 from smsbridge import (
     AuthError,
@@ -29,6 +28,7 @@ from smsbridge import (
     OptedOut,
     ProviderUnavailable,
 )
+from smsbridge.contrib.celery import send_task
 from smsbridge.providers import Twilio
 from smsbridge.routing._idempotency import store_key
 from smsbridge.stores import MemoryStore, RedisStore
@@ -65,9 +65,9 @@ class Kit:
 
 def _bridge(emu: Emulator, counter: Counter, store: Any, **options: Any) -> Bridge:
     provider = twilio(emu, timeout=options.pop("timeout", HANG_TIMEOUT))
-    # retry=0 and no breaker: every retry here is the task's, and tests stay independent.
+    # retry=None and no breaker: every retry here is the task's, and tests stay independent.
     return Bridge(
-        provider, store=store, http_client=counter.client(), retry=0, breaker=None, **options
+        provider, store=store, http_client=counter.client(), retry=None, breaker=None, **options
     )
 
 
@@ -118,7 +118,7 @@ def kit() -> Iterator[Kit]:
                         base_url=emu.twilio_url,
                         from_=TWILIO_FROM,
                     ),
-                    retry=0,
+                    retry=None,
                     breaker=None,
                 ),
                 name="t.bad_auth",

@@ -21,8 +21,9 @@ from _contrib_kit import (
     twilio_status,
 )
 from fastapi import FastAPI
-from smsbridge.contrib.fastapi import webhook_route, webhook_router, webhook_view
 from starlette.applications import Starlette
+
+from smsbridge.contrib.fastapi import webhook_route, webhook_router, webhook_view
 
 with warnings.catch_warnings():
     # Starlette 1.x prefers httpx2 for its test client; httpx still works.

@@ -19,6 +19,7 @@ from _contrib_kit import (
     twilio_inbound,
     twilio_status,
 )
+
 from smsbridge.contrib.flask import webhook_blueprint, webhook_view
 
 URL = "http://localhost/sms/webhook"

@@ -22,8 +22,9 @@ import httpx
 import nacl.signing
 import pytest
 
-from smsbridge._signing import telnyx_message, twilio_signature
-from smsbridge.testing._emulator import Emulator
+from smsbridge.providers.telnyx._verify import signed_message as telnyx_message
+from smsbridge.providers.twilio._signing import twilio_signature
+from smsbridge.testing.emulator import Emulator
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TO, FROM = "+13125550111", "+13125550100"

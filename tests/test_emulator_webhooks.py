@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from smsbridge import Bridge, InboundMessage, MessageStatus, StatusEvent
-from smsbridge._endpoint import WebhookEndpoint
+from smsbridge.cli._endpoint import WebhookEndpoint
 from smsbridge.providers import Telnyx, Twilio
 from smsbridge.testing import Emulator
 
@@ -76,7 +76,7 @@ def wired(emu: Emulator) -> Iterator[tuple[Bridge, Received]]:
             ),
         ],
         public_url=endpoint.url,
-        retry=0,
+        retry=None,
     )
     endpoint.bridge = bridge
     for provider in ("twilio", "telnyx"):

@@ -21,13 +21,9 @@ from smsbridge import (
     RateLimited,
     SenderConfig,
 )
-from smsbridge.providers._codes import (
-    CATEGORY_CLASSES,
-    TELNYX_CODES,
-    TWILIO_CODES,
-    make_error,
-    parse_retry_after,
-)
+from smsbridge.providers._codes import CATEGORY_CLASSES, make_error, parse_retry_after
+from smsbridge.providers.telnyx import TELNYX_CODES
+from smsbridge.providers.twilio import TWILIO_CODES
 
 TABLE: dict[str, Any] = json.loads(
     (Path(__file__).parent / "fixtures" / "error_classification.json").read_text()

@@ -18,7 +18,7 @@ from smsbridge import (
 )
 from smsbridge.routing._idempotency import store_key
 from smsbridge.stores import MemoryStore
-from smsbridge.testing._emulator import Emulator
+from smsbridge.testing.emulator import Emulator
 
 __all__ = ["emu", "emulator"]
 
@@ -87,10 +87,10 @@ def test_at_least_once_takes_over_an_ambiguous_key(emu: Emulator) -> None:
     """With at_least_once, repeating an ambiguous key sends again (the opt-in)."""
     emu.fault("twilio", "accept_then_hang", times=1)
     counter, store = Counter(emu), MemoryStore()
-    bridge = _bridge(emu, counter, store, retry=0)
+    bridge = _bridge(emu, counter, store, retry=None)
     with pytest.raises(ProviderUnavailable):
         bridge.send(to=TO, body="hi", idempotency_key="otp-5")
-    eager = _bridge(emu, counter, store, retry=0, delivery="at_least_once")
+    eager = _bridge(emu, counter, store, retry=None, delivery="at_least_once")
     result = eager.send(to=TO, body="hi", idempotency_key="otp-5")
     assert result.provider == "twilio"
     assert counter.sends("twilio") == 2

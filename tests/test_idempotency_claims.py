@@ -27,9 +27,10 @@ from smsbridge import (
     UnexpectedError,
 )
 from smsbridge.providers import Twilio
+from smsbridge.routing import Retry
 from smsbridge.routing._idempotency import store_key
 from smsbridge.stores import MemoryStore
-from smsbridge.testing._emulator import Emulator
+from smsbridge.testing.emulator import Emulator
 
 __all__ = ["emu", "emulator"]
 
@@ -87,7 +88,7 @@ def test_an_accepted_send_with_an_unreadable_answer_is_recorded_as_sent(
     store = MemoryStore()
     odd = Twilio("AC" + "0" * 32, "token", from_="+15017122661", base_url=odd_twilio.url)
     for delivery in ("at_most_once", "at_least_once"):
-        bridge = Bridge([odd, telnyx(emu)], store=store, delivery=delivery, retry=0)
+        bridge = Bridge([odd, telnyx(emu)], store=store, delivery=delivery, retry=None)
         with pytest.raises(UnexpectedError) as caught:
             bridge.send(to=TO, body="hello", idempotency_key="odd-1")
         error = caught.value
@@ -105,7 +106,7 @@ def test_the_first_unreadable_answer_chains_the_original(
 ) -> None:
     """The UnexpectedError of the send itself is chained to the exception the codec raised."""
     odd = Twilio("AC" + "0" * 32, "token", from_="+15017122661", base_url=odd_twilio.url)
-    bridge = Bridge(odd, store=MemoryStore(), retry=0)
+    bridge = Bridge(odd, store=MemoryStore(), retry=None)
     with pytest.raises(UnexpectedError) as caught:
         bridge.send(to=TO, body="hello", idempotency_key="odd-2")
     assert isinstance(caught.value.__cause__, pydantic.ValidationError)
@@ -215,7 +216,7 @@ def test_ctrl_c_while_waiting_to_retry_releases_the_key(emu: Emulator) -> None:
     def interrupt(seconds: float) -> None:
         raise KeyboardInterrupt
 
-    bridge = Bridge([twilio(emu)], store=store, sleep=interrupt, retry=1)
+    bridge = Bridge([twilio(emu)], store=store, sleep=interrupt, retry=Retry(total=1))
     with pytest.raises(KeyboardInterrupt):
         bridge.send(to=TO, body="hello", idempotency_key="kbd-3")
     assert record(store, "kbd-3") is None
@@ -231,7 +232,7 @@ async def test_cancelled_before_the_request_is_written_releases_the_key(emu: Emu
     a later send with the key goes out once."""
     emu.fault("twilio", "rate_limit", retry_after=20, times=1)
     store = MemoryStore()
-    async with Bridge([twilio(emu)], store=store, retry=1) as bridge:
+    async with Bridge([twilio(emu)], store=store, retry=Retry(total=1)) as bridge:
         with anyio.move_on_after(0.5) as scope:
             await bridge.asend(to=TO, body="hello", idempotency_key="cancel-1")
         assert scope.cancelled_caught
@@ -275,7 +276,7 @@ async def test_asyncio_task_cancellation_ends_the_claim(emu: Emulator) -> None:
     """``task.cancel()`` mid-request propagates CancelledError and records the key ambiguous;
     a task cancelled during its retry wait releases it."""
     store = MemoryStore()
-    async with Bridge([twilio(emu)], store=store, retry=1) as bridge:
+    async with Bridge([twilio(emu)], store=store, retry=Retry(total=1)) as bridge:
         emu.fault("twilio", "latency", seconds=3, times=1)
         task = asyncio.ensure_future(bridge.asend(to=TO, body="a", idempotency_key="task-1"))
         await asyncio.sleep(0.5)
@@ -304,7 +305,9 @@ async def test_aiohttp_sender_reports_when_a_request_may_be_written(emu: Emulato
     store = MemoryStore()
     async with (
         AiohttpSender() as sender,
-        Bridge([twilio(emu)], store=store, async_http_client=sender, retry=1) as bridge,
+        Bridge(
+            [twilio(emu)], store=store, async_http_client=sender, retry=Retry(total=1)
+        ) as bridge,
     ):
         emu.fault("twilio", "latency", seconds=3, times=1)
         with anyio.move_on_after(0.5):

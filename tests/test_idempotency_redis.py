@@ -19,7 +19,7 @@ from _routing_kit import TELNYX_FROM, TO, TWILIO_FROM, Counter, emulator, telnyx
 from smsbridge import Bridge, StoreUnavailable
 from smsbridge.routing import CircuitBreaker
 from smsbridge.stores import RedisStore
-from smsbridge.testing._emulator import Emulator
+from smsbridge.testing.emulator import Emulator
 
 __all__ = ["emulator"]
 
@@ -41,7 +41,7 @@ SCRIPT = textwrap.dedent(
             Telnyx(cfg["api_key"], from_=cfg["telnyx_from"], base_url=cfg["telnyx_url"]),
         ],
         store=store,
-        retry=0,
+        retry=None,
         breaker=CircuitBreaker(failures=1, cooldown=600),
     )
     print("ready", flush=True)

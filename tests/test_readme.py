@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from smsbridge._config import BRIDGE_VARIABLES, ENV_VARIABLES
+from smsbridge._config import BRIDGE_VARIABLES, provider_variables
 from smsbridge.testing import Emulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -147,7 +147,7 @@ def test_configuration_example_runs(
 def test_configuration_table_lists_every_variable() -> None:
     """The configuration table has one row per variable Bridge.from_env reads, no more."""
     rows = re.findall(r"^\| `([A-Z_]+)` \|", section("Configuration"), re.M)
-    expected = [*BRIDGE_VARIABLES, *(v for names in ENV_VARIABLES.values() for v in names)]
+    expected = [*BRIDGE_VARIABLES, *(v for names in provider_variables().values() for v in names)]
     assert sorted(rows) == sorted(expected)
     assert len(rows) == len(set(rows))
 

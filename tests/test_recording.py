@@ -24,7 +24,7 @@ def test_fail_next_raises_the_typed_error() -> None:
     """fail_next makes the next send fail like a provider would, then sends again."""
     fake = RecordingProvider()
     fake.fail_next(503)
-    with fake.bridge(retry=0) as sms:
+    with fake.bridge(retry=None) as sms:
         with pytest.raises(ProviderUnavailable) as info:
             sms.send(to="+14155552671", body="hi")
         assert info.value.failure == "refused"

@@ -16,7 +16,7 @@ from _routing_kit import TO, TWILIO_FROM, Counter, emu, emulator, telnyx, twilio
 from smsbridge import Bridge, OutboundMessage, ProviderUnavailable
 from smsbridge.providers import Twilio
 from smsbridge.providers._base import LookupInconclusive
-from smsbridge.testing._emulator import Emulator
+from smsbridge.testing.emulator import Emulator
 
 __all__ = ["emu", "emulator"]
 
@@ -26,7 +26,7 @@ def _bridge(emu: Emulator, counter: Counter, *, reconcile: bool = True) -> Bridg
         [twilio(emu), telnyx(emu)],
         http_client=counter.client(),
         sleep=lambda seconds: None,
-        retry=0,
+        retry=None,
         reconcile=reconcile,
     )
 

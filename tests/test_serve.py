@@ -386,7 +386,7 @@ def test_missing_uvicorn_internal_fails_loudly(monkeypatch: pytest.MonkeyPatch) 
     """If uvicorn's h11 protocol loses a hook the deadline needs, building it names the hook."""
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    from smsbridge._serve_limits import UvicornChanged, deadline_protocol
+    from smsbridge.cli._serve_limits import UvicornChanged, deadline_protocol
 
     assert issubclass(deadline_protocol(1.0), H11Protocol)
     monkeypatch.delattr(H11Protocol, "on_response_complete")
@@ -399,7 +399,7 @@ def test_renamed_uvicorn_attribute_fails_at_startup(monkeypatch: pytest.MonkeyPa
     import uvicorn
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    from smsbridge._serve_limits import UvicornChanged, check_protocol, deadline_protocol
+    from smsbridge.cli._serve_limits import UvicornChanged, check_protocol, deadline_protocol
 
     async def app(scope: object, receive: object, send: object) -> None:
         """Never called: the check only builds a protocol."""

@@ -12,8 +12,9 @@ from typing import Any
 import nacl.signing
 import pytest
 
-from smsbridge._signing import telnyx_message, twilio_signature
-from smsbridge.testing._signers import (
+from smsbridge.providers.telnyx._verify import signed_message as telnyx_message
+from smsbridge.providers.twilio._signing import twilio_signature
+from smsbridge.testing import (
     TelnyxKeyPair,
     make_telnyx_keypair,
     sign_telnyx,

@@ -70,8 +70,8 @@ async def sender(request: pytest.FixtureRequest) -> AsyncIterator[AsyncSender]:
 
 
 def bridge(provider: Provider, client: AsyncSender) -> Bridge:
-    # retry=0: each test looks at one attempt's classification, not at the router's retries.
-    return Bridge(provider, async_http_client=client, retry=0)
+    # retry=None: each test looks at one attempt's classification, not at the router's retries.
+    return Bridge(provider, async_http_client=client, retry=None)
 
 
 @pytest.mark.anyio

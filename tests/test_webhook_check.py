@@ -14,8 +14,8 @@ from urllib.parse import urlencode
 import pytest
 from _contrib_kit import PAIR, TOKEN, stale_timestamp, telnyx_inbound, twilio_inbound
 
-from smsbridge._webhook_check import add_arguments, check_command
-from smsbridge.testing._signers import sign_twilio
+from smsbridge.cli.webhook_check import add_arguments, check_command
+from smsbridge.testing import sign_twilio
 
 PUBLIC = "https://public.example.com/sms/webhook"
 INTERNAL = "http://internal:8000/sms/webhook"
@@ -235,7 +235,7 @@ def test_telnyx_body_with_added_newline_is_diagnosed(tmp_path: Path) -> None:
 
 def test_telnyx_wrong_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Another account's key fails with hints, exit 1."""
-    from smsbridge.testing._signers import make_telnyx_keypair
+    from smsbridge.testing import make_telnyx_keypair
 
     monkeypatch.setenv("TELNYX_PUBLIC_KEY", make_telnyx_keypair(b"\x09" * 32).public_key_b64)
     body, headers = capture(tmp_path, *telnyx_inbound())
@@ -252,7 +252,7 @@ def test_telnyx_wrong_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
             {"TWILIO_AUTH_TOKEN": ""},
             "TWILIO_AUTH_TOKEN is not set",
         ),
-        (["--url", PUBLIC, "-H", "Content-Type: text/plain"], {}, "no X-Twilio-Signature"),
+        (["--url", PUBLIC, "-H", "Content-Type: text/plain"], {}, "x-twilio-signature header"),
         (["--url", PUBLIC, "-H", "no colon here"], {}, "not a 'Name: value' header line"),
         (["--url", "internal", "-H", "X-Twilio-Signature: abc"], {}, "must be a full http(s) URL"),
         (["-H", "X-Twilio-Signature: abc"], {}, "give it with --url"),

@@ -25,12 +25,12 @@ from smsbridge import (
     WebhookRequest,
     WebhookResponse,
 )
-from smsbridge._signing import twilio_string_to_sign
 from smsbridge.providers import Telnyx, Twilio
+from smsbridge.providers.twilio._signing import twilio_string_to_sign
+from smsbridge.providers.twilio._verify import string_to_sign
 from smsbridge.testing import make_telnyx_keypair, sign_telnyx, sign_twilio
 from smsbridge.webhooks import Headers, detect, error_response, public_url_for
 from smsbridge.webhooks._common import parse_form
-from smsbridge.webhooks._twilio import string_to_sign
 from smsbridge.webhooks._urls import path_and_query, port_variants
 
 TOKEN = "0123456789abcdef0123456789abcdef"
@@ -249,7 +249,7 @@ TEXT = st.text(alphabet=st.characters(codec="utf-8"), max_size=12)
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.tuples(TEXT, TEXT), max_size=8), st.text(max_size=20))
 def test_string_to_sign_equals_the_shared_primitive(pairs: list[tuple[str, str]], url: str) -> None:
-    """The verifier's fast string-to-sign equals smsbridge._signing's for any params."""
+    """The verifier's fast string-to-sign equals the signer's for any params."""
     assert string_to_sign(url, pairs) == twilio_string_to_sign(url, pairs)
 
 

@@ -16,8 +16,7 @@ from hypothesis import strategies as st
 
 from smsbridge import Bridge, WebhookError, WebhookRequest
 from smsbridge.providers import Telnyx, Twilio
-from smsbridge.testing import make_telnyx_keypair, sign_telnyx, sign_twilio
-from smsbridge.testing._signers import twilio_json_url
+from smsbridge.testing import make_telnyx_keypair, sign_telnyx, sign_twilio, twilio_json_url
 from smsbridge.webhooks import WebhookOutcome, ahandle, handle
 
 TOKEN = "0123456789abcdef0123456789abcdef"

@@ -21,13 +21,12 @@ from smsbridge import (
     StatusEvent,
     WebhookRequest,
 )
-from smsbridge._signing import TwilioAlgorithm
 from smsbridge.providers import Twilio
+from smsbridge.providers.twilio import TwilioAlgorithm
+from smsbridge.providers.twilio._verify import string_to_sign
 from smsbridge.stores import MemoryStore
-from smsbridge.testing import sign_twilio
-from smsbridge.testing._signers import twilio_json_url
+from smsbridge.testing import sign_twilio, twilio_json_url
 from smsbridge.webhooks import explain_twilio_signature
-from smsbridge.webhooks._twilio import string_to_sign
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SIGNATURES = json.loads((FIXTURES / "twilio_signature.json").read_text())

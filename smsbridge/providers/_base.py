@@ -1,126 +1,50 @@
-"""What every provider is: a sans-I/O codec with a name, capabilities and its own sender.
+"""The provider interface: what the generic layers (routing, webhooks, configuration, the
+command line) may ask of a provider, and nothing else.
 
-A provider turns an :class:`~smsbridge.OutboundMessage` into an ``httpx.Request`` and the
-answer into a :class:`~smsbridge.SendResult` or a typed error. It never opens a socket: the
-I/O shell in ``_shell`` does that, once for sync and once for async.
+A provider is one package (``smsbridge.providers.twilio``, ``.telnyx``, ``.vonage``) holding
+everything about its vendor. Its :class:`Provider` subclass is a sans-I/O send codec with a
+name, :class:`Capabilities` and :class:`Settings`; its :class:`WebhookCodec` recognises,
+verifies, parses and answers the vendor's webhooks. Neither opens a socket: the I/O shell in
+``_shell`` sends (once for sync, once for async) and ``smsbridge.webhooks`` runs the
+provider-blind receiving pipeline. The registry (``_registry``) maps names to providers.
 """
 
 from __future__ import annotations
 
 import abc
+import functools
+import hashlib
 import json
-import re
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import urlsplit
 
 import httpx
 
-from smsbridge._errors import ConfigError, ProviderError
+from smsbridge._errors import ConfigError, ProviderError, SmsBridgeError
+from smsbridge.providers._checks import (
+    TimeoutLike,
+    check_base_url,
+    check_sender,
+    check_timeout,
+)
 
 if TYPE_CHECKING:
+    from typing_extensions import Self
+
     from smsbridge._models import OutboundMessage, SendResult
+    from smsbridge.webhooks._common import Parsed, VerifyContext
+    from smsbridge.webhooks._diagnosis import Capture
+    from smsbridge.webhooks._request import WebhookRequest, WebhookResponse
 
 __all__ = [
     "Capabilities",
     "LookupInconclusive",
     "Provider",
-    "TimeoutLike",
-    "check_base_url",
-    "check_credential",
-    "check_sender",
-    "check_timeout",
+    "Settings",
+    "WebhookCodec",
 ]
-
-TimeoutLike = float | httpx.Timeout
-
-DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
-MAX_TIMEOUT = 86_400.0
-
-# A sender is an E.164 number, a short code, or an alphanumeric ID (up to 11 characters with at
-# least one letter; Twilio also allows + - _ &).
-_SENDER = re.compile(r"^(\+[1-9]\d{6,14}|\d{3,8}|(?=[^A-Za-z]*[A-Za-z])[A-Za-z0-9 +\-_&]{1,11})$")
-# Credentials travel in an HTTP header: printable ASCII without spaces, or the request fails late
-# with an untyped encoding error.
-_CREDENTIAL = re.compile(r"^[\x21-\x7e]+$")
-
-
-def check_credential(value: str | None, variable: str, what: str) -> str:
-    """``value`` if it can be a credential, else :class:`ConfigError` naming ``variable``."""
-    if not value:
-        raise ConfigError(f"{what} is empty", variable=variable)
-    if not isinstance(value, str) or not _CREDENTIAL.fullmatch(value):
-        # Never echo the value: it is a secret, perhaps pasted with a stray newline.
-        raise ConfigError(
-            f"{what} must be printable ASCII without spaces (check for a stray newline)",
-            variable=variable,
-        )
-    return value
-
-
-def check_timeout(timeout: TimeoutLike | None, variable: str) -> httpx.Timeout:
-    """``timeout`` as an ``httpx.Timeout``, or :class:`ConfigError` if it is not usable."""
-    if timeout is None:
-        return DEFAULT_TIMEOUT
-    if isinstance(timeout, httpx.Timeout):
-        result = timeout
-    elif isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
-        result = httpx.Timeout(timeout)
-    else:
-        raise ConfigError(
-            "timeout must be a number of seconds or an httpx.Timeout", variable=variable
-        )
-    for value in result.as_dict().values():
-        # NaN, infinity or a huge number would only fail later, inside the socket layer.
-        if value is not None and not (0 < value <= MAX_TIMEOUT):
-            raise ConfigError(
-                f"timeout must be more than 0 and at most {MAX_TIMEOUT:g} seconds",
-                variable=variable,
-            )
-    return result
-
-
-def check_base_url(value: str, variable: str, provider: str) -> str:
-    """``value`` without a trailing slash if it is a scheme, host and optional port only.
-
-    The codecs append the documented paths (``/2010-04-01/...``, ``/v2/messages``) to it, so a
-    path here (``https://api.telnyx.com/v2``) would double them; that is refused up front.
-
-    Raises:
-        ConfigError: naming ``variable``, for anything else.
-    """
-    if not isinstance(value, str):
-        raise ConfigError(f"{provider} base_url must be a str", variable=variable)
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError for a bad port
-    except ValueError:
-        raise ConfigError(f"{provider} base_url is not a valid URL", variable=variable) from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(
-            f"{provider} base_url must start with http:// or https:// and name a host",
-            variable=variable,
-        )
-    if parts.path.strip("/") or parts.query or parts.fragment or parts.username:
-        raise ConfigError(
-            f"{provider} base_url must be a scheme, host and port only, without a path "
-            "(the API paths are added to it), query or credentials",
-            variable=variable,
-        )
-    return value.rstrip("/")
-
-
-def check_sender(value: str | None, variable: str) -> str | None:
-    """``value`` if it is a valid sender (or ``None``), else :class:`ConfigError`."""
-    if value is None:
-        return None
-    if not isinstance(value, str) or not _SENDER.fullmatch(value):
-        raise ConfigError(
-            "a sender must be an E.164 number (+15017122661), a short code, or an "
-            "alphanumeric ID of up to 11 characters",
-            variable=variable,
-        )
-    return value
 
 
 class LookupInconclusive(Exception):
@@ -133,22 +57,134 @@ class LookupInconclusive(Exception):
 
 @dataclass(frozen=True)
 class Capabilities:
-    """What a provider can send; routing skips providers that lack what a message needs."""
+    """What a provider can do. Routing skips providers that lack what a message needs.
+
+    Attributes:
+        sms, mms, alphanumeric_sender: what it can send.
+        idempotency: its API takes an idempotency key, so repeating a request that may have
+            been accepted cannot send twice (retries after an ambiguous failure are safe).
+        read_back: sent messages can be listed, so a send that may have been accepted can be
+            reconciled (:meth:`Provider.build_lookup_request`).
+        scheduling: ``(earliest, latest)`` lead time a scheduled send may have, or ``None``
+            when the provider cannot hold a message for later.
+    """
 
     sms: bool = True
     mms: bool = True
     alphanumeric_sender: bool = True
+    idempotency: bool = False
+    read_back: bool = False
+    scheduling: tuple[timedelta, timedelta] | None = None
+
+
+def _seconds(text: str) -> float:
+    return float(text)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How a provider is configured from the environment or a mapping.
+
+    Attributes:
+        variables: environment variable -> constructor keyword, in the order the docs list
+            them (``{"TWILIO_ACCOUNT_SID": "account_sid", ...}``).
+        required: the variables that must be set (other combinations are checked by the
+            constructor, which names the variable it misses).
+        readers: constructor keyword -> function turning a variable's text into the value the
+            constructor takes (a number of seconds, a table of keys); it may raise
+            ``ValueError`` (reported naming the variable) or :class:`ConfigError`.
+    """
+
+    variables: Mapping[str, str]
+    required: tuple[str, ...] = ()
+    readers: Mapping[str, Callable[[str], Any]] = field(
+        default_factory=lambda: {"timeout": _seconds}
+    )
+
+
+class WebhookCodec(abc.ABC):
+    """How one provider's webhooks are recognised, verified, parsed and answered (sans-I/O).
+
+    One instance serves every configured account of its provider: :meth:`verify` is given all
+    of them and accepts a webhook any one of them signed. It fails closed: no secret
+    configured means every webhook is refused.
+    """
+
+    name: ClassVar[str]
+    """The provider's name (``Provider.name``)."""
+    signature_headers: ClassVar[tuple[str, ...]] = ()
+    """Lower-case header names only this provider sends: their presence decides detection."""
+    inline_reply_seconds: ClassVar[float] = 1.5
+    """How long an inline callback may run before the plain answer goes out: safely under the
+    time the provider waits for an answer before it retries."""
+
+    @abc.abstractmethod
+    def looks_like(self, request: WebhookRequest) -> bool:
+        """Whether an unsigned-looking request (none of any provider's signature headers) has
+        this provider's content type and shape. Cheap, and trusts nothing."""
+
+    @abc.abstractmethod
+    def verify(
+        self, providers: Sequence[Provider], request: WebhookRequest, context: VerifyContext
+    ) -> Parsed:
+        """Verify ``request`` against ``providers``' secrets, then parse its events.
+
+        Raises:
+            SignatureError: no configured secret signs it (or none is configured).
+            StaleWebhook: its signed timestamp is outside ``context.tolerance``.
+            MalformedWebhook: it verifies but cannot be read.
+        """
+
+    @abc.abstractmethod
+    def acknowledge(self) -> WebhookResponse:
+        """The plain answer the provider expects for a handled webhook."""
+
+    def reply(self, text: str | None) -> WebhookResponse:
+        """The answer carrying ``text`` as a reply to an inbound message, where the provider
+        supports inline replies; otherwise the plain acknowledgement."""
+        return self.acknowledge()
+
+    def check(self, capture: Capture) -> bool:
+        """Explain whether a captured webhook verifies (``smsbridge webhook check``), printing
+        the verdict with ``capture.say``; ``True`` when it does.
+
+        This default builds the provider from ``capture.environ`` and runs :meth:`verify`;
+        providers override it to explain a failure (which URL was signed, which key).
+
+        Raises:
+            ConfigError: the provider's settings in ``capture.environ`` are missing or bad.
+        """
+        import time
+
+        from smsbridge._errors import WebhookError
+        from smsbridge.providers._registry import provider_class
+        from smsbridge.webhooks._common import VerifyContext
+
+        provider = provider_class(self.name).from_settings(capture.environ)
+        url = capture.checked_url()
+        capture.say(f"provider: {self.name}")
+        context = VerifyContext(url, time.time(), capture.tolerance)
+        try:
+            self.verify([provider], capture.request(url), context)
+        except WebhookError as exc:
+            capture.say(f"result: INVALID: {exc.message} ({exc.code})")
+            return False
+        capture.say("result: VALID signature")
+        return True
 
 
 class Provider(abc.ABC):
-    """Base of the provider codecs (:class:`Twilio`, :class:`Telnyx`).
+    """A provider's send codec, with its name, capabilities, settings and webhook codec.
 
     Subclasses define :meth:`build_request` and :meth:`parse_response`; everything about
     sockets, pooling, sync vs async lives elsewhere.
     """
 
     name: ClassVar[str]
+    """The name ``SMSBRIDGE_PROVIDERS`` and every ``provider`` field use."""
     default_base_url: ClassVar[str]
+    default_capabilities: ClassVar[Capabilities] = Capabilities()
+    settings: ClassVar[Settings] = Settings(variables={})
 
     def __init__(
         self,
@@ -159,17 +195,81 @@ class Provider(abc.ABC):
         capabilities: Capabilities | None,
         senders: tuple[str, ...] = (),
     ) -> None:
-        self.from_ = check_sender(from_, f"{self.name.upper()}_FROM")
+        prefix = self.name.upper()
+        self.from_ = check_sender(from_, f"{prefix}_FROM")
         self.base_url = check_base_url(
-            base_url or self.default_base_url, f"{self.name.upper()}_BASE_URL", self.name
+            base_url or self.default_base_url, f"{prefix}_BASE_URL", self.name
         )
-        self.timeout = check_timeout(timeout, f"{self.name.upper()}_TIMEOUT")
+        self.timeout = check_timeout(timeout, f"{prefix}_TIMEOUT")
         # Computed once: every request carries it so the configured timeout reaches the client.
         self._timeout_ext = self.timeout.as_dict()
-        self.capabilities = capabilities or Capabilities()
+        self.capabilities = capabilities or self.default_capabilities
         self.senders = tuple(s for s in (from_, *senders) if s)
 
-    # -- codec ---------------------------------------------------------------------------
+    # -- configuration -------------------------------------------------------------------
+    @classmethod
+    def from_settings(cls, config: Mapping[str, Any]) -> Self:
+        """This provider built from ``config``: its upper-case variables (see
+        :attr:`settings`), or a nested mapping of keyword arguments under its name.
+
+        Raises:
+            ConfigError: naming the variable that is missing or malformed.
+        """
+        nested = config.get(cls.name)
+        if isinstance(nested, Mapping):
+            kwargs = {k: v for k, v in nested.items() if v not in (None, "")}
+            keywords = cls.settings.variables
+            for variable in cls.settings.required:
+                if keywords[variable] not in kwargs:
+                    raise ConfigError(
+                        f"{cls.name}.{keywords[variable]} is not set "
+                        f"(needed for provider {cls.name!r})",
+                        variable=variable,
+                    )
+        else:
+            kwargs = cls._kwargs_from_variables(config)
+        try:
+            return cls(**kwargs)
+        except SmsBridgeError:
+            raise
+        except TypeError as exc:
+            raise ConfigError(
+                f"bad settings for provider {cls.name!r}: {exc}", variable=cls.name
+            ) from None
+
+    @classmethod
+    def _kwargs_from_variables(cls, config: Mapping[str, Any]) -> dict[str, Any]:
+        for variable in cls.settings.required:
+            if not config.get(variable):
+                raise ConfigError(
+                    f"{variable} is not set (needed for provider {cls.name!r})",
+                    variable=variable,
+                )
+        kwargs: dict[str, Any] = {}
+        for variable, keyword in cls.settings.variables.items():
+            value = config.get(variable)
+            if value in (None, ""):
+                continue
+            reader = cls.settings.readers.get(keyword)
+            if reader is not None and isinstance(value, str):
+                try:
+                    value = reader(value)
+                except ValueError:
+                    raise ConfigError(
+                        f"{variable} cannot be read: see docs/configuration.md",
+                        variable=variable,
+                    ) from None
+            kwargs[keyword] = value
+        return kwargs
+
+    # -- webhooks ------------------------------------------------------------------------
+    @classmethod
+    def webhook_codec(cls) -> WebhookCodec | None:
+        """The codec of this provider's webhooks (imported on first use), or ``None`` for a
+        provider that receives none: its webhooks are then never detected."""
+        return None
+
+    # -- send codec ----------------------------------------------------------------------
     @abc.abstractmethod
     def build_request(self, message: OutboundMessage) -> httpx.Request:
         """The HTTP request that sends ``message`` through this provider."""
@@ -178,7 +278,43 @@ class Provider(abc.ABC):
     def parse_response(self, response: httpx.Response, message: OutboundMessage) -> SendResult:
         """The result of a send, or raise the typed :class:`ProviderError` it amounts to."""
 
+    # -- read-back (providers whose capabilities say ``read_back``) ------------------------
+    def build_lookup_request(self, message: OutboundMessage, since: datetime) -> httpx.Request:
+        """The request listing messages like ``message`` sent since ``since``."""
+        raise NotImplementedError(f"{self.name} has no read-back")
+
+    def parse_lookup(
+        self, response: httpx.Response, message: OutboundMessage, *, since: datetime
+    ) -> SendResult | None:
+        """The accepted message the listing shows, ``None`` when it shows none.
+
+        Raises:
+            LookupInconclusive: a message that may be it cannot be told apart for sure.
+            ProviderError: the listing failed.
+        """
+        raise NotImplementedError(f"{self.name} has no read-back")
+
     # -- routing helpers -----------------------------------------------------------------
+    def identity(self) -> tuple[str, ...]:
+        """Non-secret values telling two accounts of this provider apart (an account or
+        profile id), part of :attr:`breaker_key`. Empty by default."""
+        return ()
+
+    @functools.cached_property
+    def breaker_key(self) -> str:
+        """``name:<12 hex digits>``, the id of this provider's circuit breaker in the store:
+        the same configuration gives the same id in every process (a digest of the endpoint,
+        sender and :meth:`identity`; no secrets). Computed once, at first use.
+        """
+        # The identity is padded to three slots, the layout ids had when they were read from
+        # fixed attributes (Twilio's account and service, then Telnyx's profile), so the ids,
+        # and the breaker state stored under them, stay the same.
+        identity = self.identity()
+        slots = (*identity, *[""] * (3 - len(identity)))
+        parts = (self.name, self.base_url, self.from_ or "", *slots)
+        digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:12]
+        return f"{self.name}:{digest}"
+
     def owns_sender(self, from_: str) -> bool:
         """True when ``from_`` is one of this provider's configured senders."""
         return from_ in self.senders

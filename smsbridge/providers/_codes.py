@@ -1,7 +1,8 @@
-"""Provider error codes mapped to stable categories, and categories to error classes.
+"""Stable error categories and their error classes, shared by every provider.
 
-The code tables follow ``tests/fixtures/error_classification.json`` (our research's proposal);
-where we refine it the reason is in a comment. Unknown codes fall back on the HTTP status.
+Each provider's own table (``providers/<name>/_errors.py``) maps its codes to these categories,
+following ``tests/fixtures/error_classification.json`` (our research's proposal); unknown codes
+fall back on the HTTP status.
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ from smsbridge._errors import (
     SenderConfig,
 )
 
-__all__ = ["CATEGORY_CLASSES", "TELNYX_CODES", "TWILIO_CODES", "make_error", "parse_retry_after"]
+__all__ = ["CATEGORY_CLASSES", "code_table", "make_error", "parse_retry_after"]
 
 
-def _table(spec: Mapping[str, str]) -> dict[str, str]:
+def code_table(spec: Mapping[str, str]) -> dict[str, str]:
     """Expand ``"category": "code code-range ..."`` into ``{code: category}``."""
     table: dict[str, str] = {}
     for category, codes in spec.items():
@@ -41,39 +42,6 @@ def _table(spec: Mapping[str, str]) -> dict[str, str]:
                 table[token] = category
     return table
 
-
-TWILIO_CODES = _table(
-    {
-        "invalid_recipient": "21211 21614 30005 30006",
-        "opted_out": "21610 30004",
-        "content_rejected": "30007",
-        "invalid_request": "21602 21617",
-        "sender_config": "21408 21606 21612 30010 30032 30034",
-        "auth_or_account": "20003 30002",
-        "rate_limited": "20429 14107 30001 30022 30023",
-        "provider_unavailable": "20500 20503",
-        "carrier_transient": "30003 30009",
-        "carrier_route": "30008",
-    }
-)
-
-TELNYX_CODES = _table(
-    {
-        "invalid_recipient": "10001 10002 10016 40001 40012 40301 40310 40319",
-        "opted_out": "40300",
-        "content_rejected": "40002 40009 40015 40017 40322",
-        "invalid_request": "10003 10004 10005 10006 10015 40302 40304 40316 40317 40328",
-        "sender_config": (
-            "40003 40010 40013 40100 40150 40151 40305 40306 40308 40309 40312 40315 40320 "
-            "40321 40329"
-        ),
-        "auth_or_account": "10009 10010 20002 20006 20012-20017 20100 40311 40313 40314",
-        "rate_limited": "10011 40011 40014 40016 40018 40318",
-        "provider_unavailable": "10007 10008",
-        "carrier_transient": "40004 40005 40006",
-        "carrier_route": "40008",
-    }
-)
 
 CATEGORY_CLASSES: dict[str, type[ProviderError]] = {
     cls.code: cls

@@ -23,9 +23,7 @@ their skew.
 
 from __future__ import annotations
 
-import hashlib
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
@@ -52,32 +50,18 @@ Verdict = Literal["closed", "probe", "skip", "unknown"]
 
 Notify = Callable[["Provider", BreakerState, BreakerState], None]
 
-_IDS: weakref.WeakKeyDictionary[Provider, str] = weakref.WeakKeyDictionary()
-_KEYS: weakref.WeakKeyDictionary[Provider, tuple[str, str, str]] = weakref.WeakKeyDictionary()
-
 
 def breaker_id(provider: Provider) -> str:
     """A stable id for ``provider``'s breaker: the same configuration gives the same id in
-    every process (name plus a digest of its endpoint, account and sender; no secrets)."""
-    found = _IDS.get(provider)
-    if found is not None:
-        return found
-    parts = [provider.name, provider.base_url, provider.from_ or ""]
-    for attr in ("account_sid", "messaging_service_sid", "messaging_profile_id"):
-        parts.append(str(getattr(provider, attr, "") or ""))
-    digest = hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:12]
-    ident = f"{provider.name}:{digest}"
-    _IDS[provider] = ident
-    return ident
+    every process (:attr:`Provider.breaker_key <smsbridge.providers.Provider.breaker_key>`:
+    name plus a digest of its endpoint, account and sender; no secrets)."""
+    return provider.breaker_key
 
 
 def keys_of(provider: Provider) -> tuple[str, str, str]:
     """The store keys ``(fails, open, probe)`` of ``provider``'s breaker."""
-    found = _KEYS.get(provider)
-    if found is None:
-        base = "breaker:" + breaker_id(provider)
-        found = _KEYS[provider] = (base + ":fails", base + ":open", base + ":probe")
-    return found
+    base = "breaker:" + provider.breaker_key
+    return base + ":fails", base + ":open", base + ":probe"
 
 
 class BreakerRuntime:

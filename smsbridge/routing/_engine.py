@@ -36,14 +36,8 @@ T = TypeVar("T")
 
 
 def settings_of(bridge: Bridge) -> RoutingSettings:
-    """The bridge's routing settings (built from its options on first use if need be)."""
-    settings: RoutingSettings | None = getattr(bridge, "routing", None)
-    if settings is None:
-        from smsbridge.routing._settings import RoutingSettings
-
-        settings = RoutingSettings.from_options(getattr(bridge, "options", {}))
-        bridge.routing = settings
-    return settings
+    """The bridge's routing settings."""
+    return bridge.routing
 
 
 def run_sync(

@@ -236,7 +236,7 @@ def _failed(
         exc,
         retry,
         failure=failure,
-        idempotent=bool(getattr(provider, "idempotent_retries", False)),
+        idempotent=provider.capabilities.idempotency,
         delivery=run.bridge.delivery,
         tainted=run.ambiguous is not None,
         rand=settings.random(),
@@ -257,7 +257,7 @@ def _needs_read_back(provider: Provider, exc: SmsBridgeError) -> bool:
     checked rather than assumed)."""
     if exc.failure == "ambiguous":
         return True
-    idempotent = bool(getattr(provider, "idempotent_retries", False))
+    idempotent = provider.capabilities.idempotency
     return exc.http_status is not None and exc.http_status >= 500 and not idempotent
 
 
@@ -273,16 +273,14 @@ def _reconcile(
     such message, or ``None`` when there is no answer (not enabled, not supported, failed, or
     a message that looks the same but cannot be told apart for sure).
     """
-    build = getattr(provider, "build_lookup_request", None)
-    parse = getattr(provider, "parse_lookup", None)
-    if not run.settings.reconcile or build is None or parse is None:
+    if not run.settings.reconcile or not provider.capabilities.read_back:
         return None
     if run.settings.reconcile_delay > 0:
         yield Sleep(run.settings.reconcile_delay)
     since = datetime.fromtimestamp(started, timezone.utc)
     try:
-        response = yield Fetch(build(message, since))
-        found = parse(response, message, since=since)
+        response = yield Fetch(provider.build_lookup_request(message, since))
+        found = provider.parse_lookup(response, message, since=since)
     except (ProviderError, LookupInconclusive, httpx.TransportError, OSError) as exc:
         from smsbridge.routing._observe import log
 

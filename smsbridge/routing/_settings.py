@@ -1,10 +1,12 @@
-"""Routing settings: what ``Bridge(..., **options)`` accepts beyond its own arguments.
+"""Routing settings: the typed routing arguments of :class:`~smsbridge.Bridge`, validated.
 
 =====================  =====================================================================
-option                 meaning
+argument               meaning
 =====================  =====================================================================
-``retry``              :class:`Retry` (or an int: retries per provider; 0 or ``None``: none)
-``breaker``            :class:`CircuitBreaker`, or ``None`` / ``False`` for none
+``retry``              :class:`Retry` (``None``: no retries)
+``breaker``            :class:`CircuitBreaker`, or ``None`` for none
+``hooks``              :class:`~smsbridge.routing.Hooks` (``on_attempt``, ``on_failover``,
+                       ``on_breaker_change``)
 ``idempotency_ttl``    seconds an idempotency key is remembered (default 24 h)
 ``idempotency_wait``   seconds a repeated key waits for the send in flight (default 10)
 ``reconcile``          read back recent messages after an ambiguous failure or any 5xx,
@@ -13,20 +15,23 @@ option                 meaning
 ``reconcile_delay``    seconds to wait before that read-back (default 1)
 ``any_sender``         ``send(from_=...)`` may use providers that do not own that sender;
                        they send from their own (default ``False``: owners only)
-``on_attempt``         hook ``(attempt)``; see :class:`~smsbridge.routing.Hooks`
-``on_failover``        hook ``(from_provider, to_provider, error)``
-``on_breaker_change``  hook ``(provider, old_state, new_state)``
 ``sleep``              how the sync engine waits (default ``time.sleep``)
 ``async_sleep``        how the async engine waits (default ``anyio.sleep``)
 ``random``             ``() -> float`` in [0, 1) for retry jitter (default ``random.random``)
 =====================  =====================================================================
+
+Deprecated spellings, accepted with a ``DeprecationWarning`` until the next release:
+``retry=<int>`` (use ``Retry(total=n)``), ``breaker=False`` (use ``None``), and
+``on_attempt=``/``on_failover=``/``on_breaker_change=`` (use ``hooks=Hooks(...)``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random as _random
 import time
-from collections.abc import Awaitable, Callable, Mapping
+import warnings
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,23 +41,7 @@ from smsbridge.routing._observe import Hooks
 from smsbridge.routing._retry import Retry
 from smsbridge.stores._degrade import DegradeOpen
 
-__all__ = ["OPTIONS", "RoutingSettings"]
-
-OPTIONS = (
-    "any_sender",
-    "async_sleep",
-    "breaker",
-    "idempotency_ttl",
-    "idempotency_wait",
-    "on_attempt",
-    "on_breaker_change",
-    "on_failover",
-    "random",
-    "reconcile",
-    "reconcile_delay",
-    "retry",
-    "sleep",
-)
+__all__ = ["RoutingSettings"]
 
 
 async def _anyio_sleep(seconds: float) -> None:
@@ -61,16 +50,14 @@ async def _anyio_sleep(seconds: float) -> None:
     await anyio.sleep(seconds)
 
 
-def _positive(options: Mapping[str, Any], name: str, default: float) -> float:
-    value = options.get(name, default)
+def _seconds(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
         raise ConfigError(f"{name} must be a number of seconds >= 0", variable=name)
     return float(value)
 
 
-def _callable(options: Mapping[str, Any], name: str) -> Any:
-    value = options.get(name)
-    if value is not None and not callable(value):
+def _callable(name: str, value: Any) -> Any:
+    if not callable(value):
         raise ConfigError(f"{name} must be callable", variable=name)
     return value
 
@@ -97,44 +84,72 @@ class RoutingSettings:
         self.breaker_runtime = BreakerRuntime(self.breaker_guard, self.hooks.breaker)
 
     @classmethod
-    def from_options(cls, options: Mapping[str, Any]) -> RoutingSettings:
-        """Validate ``Bridge`` options; an unknown name is a :class:`ConfigError`."""
-        unknown = sorted(set(options) - set(OPTIONS))
-        if unknown:
-            raise ConfigError(
-                f"unknown Bridge option(s) {', '.join(unknown)}; known: {', '.join(OPTIONS)}",
-                variable=unknown[0],
-            )
-        retry = options.get("retry", Retry())
-        if retry is None or retry is False:
-            retry = Retry(total=0)
-        elif isinstance(retry, int) and not isinstance(retry, bool):
+    def build(
+        cls,
+        *,
+        retry: Retry | int | None,
+        breaker: CircuitBreaker | bool | None,
+        hooks: Hooks | None,
+        idempotency_ttl: float,
+        idempotency_wait: float,
+        reconcile: bool,
+        reconcile_delay: float,
+        any_sender: bool,
+        sleep: Callable[[float], None] | None,
+        async_sleep: Callable[[float], Awaitable[None]] | None,
+        random: Callable[[], float] | None,
+        on_attempt: Any = None,
+        on_failover: Any = None,
+        on_breaker_change: Any = None,
+    ) -> RoutingSettings:
+        """Validate the bridge's routing arguments (see the module docstring).
+
+        Raises:
+            ConfigError: naming the argument that is out of range or of the wrong type.
+        """
+        if isinstance(retry, int) and not isinstance(retry, bool):
+            _deprecated("retry=<int>", "retry=Retry(total=n)")
             retry = Retry(total=retry)
+        elif retry is None or retry is False:
+            retry = Retry(total=0)
         elif not isinstance(retry, Retry):
-            raise ConfigError("retry must be a Retry, an int or None", variable="retry")
-        breaker = options.get("breaker", CircuitBreaker())
+            raise ConfigError("retry must be a Retry or None", variable="retry")
         if breaker is False:
+            _deprecated("breaker=False", "breaker=None")
             breaker = None
         elif breaker is not None and not isinstance(breaker, CircuitBreaker):
             raise ConfigError("breaker must be a CircuitBreaker or None", variable="breaker")
+        if hooks is None:
+            hooks = Hooks()
+        elif not isinstance(hooks, Hooks):
+            raise ConfigError("hooks must be a smsbridge.routing.Hooks", variable="hooks")
+        loose = {"on_attempt": on_attempt, "on_failover": on_failover}
+        loose["on_breaker_change"] = on_breaker_change
+        given = {name: _callable(name, value) for name, value in loose.items() if value}
+        if given:
+            _deprecated(", ".join(f"{name}=" for name in given), "hooks=Hooks(...)")
+            hooks = dataclasses.replace(hooks, **given)
         settings = cls(
             retry=retry,
             breaker=breaker,
-            idempotency_ttl=_positive(options, "idempotency_ttl", 86_400.0),
-            idempotency_wait=_positive(options, "idempotency_wait", 10.0),
-            reconcile=bool(options.get("reconcile", False)),
-            reconcile_delay=_positive(options, "reconcile_delay", 1.0),
-            any_sender=bool(options.get("any_sender", False)),
-            hooks=Hooks(
-                on_attempt=_callable(options, "on_attempt"),
-                on_failover=_callable(options, "on_failover"),
-                on_breaker_change=_callable(options, "on_breaker_change"),
-            ),
+            idempotency_ttl=_seconds("idempotency_ttl", idempotency_ttl),
+            idempotency_wait=_seconds("idempotency_wait", idempotency_wait),
+            reconcile=bool(reconcile),
+            reconcile_delay=_seconds("reconcile_delay", reconcile_delay),
+            any_sender=bool(any_sender),
+            hooks=hooks,
         )
-        for name in ("sleep", "async_sleep", "random"):
-            value = _callable(options, name)
+        for name, value in (("sleep", sleep), ("async_sleep", async_sleep), ("random", random)):
             if value is not None:
-                setattr(settings, name, value)
+                setattr(settings, name, _callable(name, value))
         if settings.idempotency_ttl <= 0:
             raise ConfigError("idempotency_ttl must be positive", variable="idempotency_ttl")
         return settings
+
+
+def _deprecated(old: str, new: str) -> None:
+    warnings.warn(
+        f"Bridge({old}) is deprecated and will be removed in the next release; use {new}",
+        DeprecationWarning,
+        stacklevel=4,
+    )

@@ -14,15 +14,11 @@ from typing import TYPE_CHECKING
 from smsbridge._lazy import module_getattr as _module_getattr
 
 if TYPE_CHECKING:
-    from smsbridge.testing._emulator import Emulator
+    from smsbridge.providers.telnyx._signer import TelnyxKeyPair, make_telnyx_keypair, sign_telnyx
+    from smsbridge.providers.twilio._signer import sign_twilio, twilio_json_url
+    from smsbridge.providers.vonage._signer import sign_vonage
     from smsbridge.testing._recording import RecordingProvider
-    from smsbridge.testing._signers import (
-        TelnyxKeyPair,
-        make_telnyx_keypair,
-        sign_telnyx,
-        sign_twilio,
-        twilio_json_url,
-    )
+    from smsbridge.testing.emulator import Emulator
 
 __all__ = [
     "Emulator",
@@ -31,17 +27,19 @@ __all__ = [
     "make_telnyx_keypair",
     "sign_telnyx",
     "sign_twilio",
+    "sign_vonage",
     "twilio_json_url",
 ]
 
 _LAZY = {
-    "Emulator": "smsbridge.testing._emulator:Emulator",
+    "Emulator": "smsbridge.testing.emulator:Emulator",
     "RecordingProvider": "smsbridge.testing._recording:RecordingProvider",
-    "TelnyxKeyPair": "smsbridge.testing._signers:TelnyxKeyPair",
-    "make_telnyx_keypair": "smsbridge.testing._signers:make_telnyx_keypair",
-    "sign_telnyx": "smsbridge.testing._signers:sign_telnyx",
-    "sign_twilio": "smsbridge.testing._signers:sign_twilio",
-    "twilio_json_url": "smsbridge.testing._signers:twilio_json_url",
+    "TelnyxKeyPair": "smsbridge.providers.telnyx._signer:TelnyxKeyPair",
+    "make_telnyx_keypair": "smsbridge.providers.telnyx._signer:make_telnyx_keypair",
+    "sign_telnyx": "smsbridge.providers.telnyx._signer:sign_telnyx",
+    "sign_twilio": "smsbridge.providers.twilio._signer:sign_twilio",
+    "sign_vonage": "smsbridge.providers.vonage._signer:sign_vonage",
+    "twilio_json_url": "smsbridge.providers.twilio._signer:twilio_json_url",
 }
 
 __getattr__ = _module_getattr(__name__, _LAZY)

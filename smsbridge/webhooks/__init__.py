@@ -11,7 +11,8 @@ Example:
     >>> return outcome.response
 
 The steps, in order: the body size (``PayloadTooLarge``); which provider sent it, by signature
-header then by shape (``UnknownProvider``, also for a provider not configured on the bridge);
+header then by shape, asking each configured provider's webhook codec (``UnknownProvider``,
+also for a provider not configured on the bridge);
 the signature over the public URL (``SignatureError``, ``StaleWebhook``), with no secret
 configured meaning rejection; the content (``MalformedWebhook``); then duplicates and status
 ordering through the bridge's store. See docs/webhooks.md.
@@ -19,11 +20,17 @@ ordering through the bridge's store. See docs/webhooks.md.
 
 from __future__ import annotations
 
-from smsbridge.webhooks._handle import ahandle, detect, error_response, handle
+from typing import TYPE_CHECKING
+
+from smsbridge._lazy import module_getattr as _module_getattr
+from smsbridge.webhooks._handle import ahandle, error_response, handle
 from smsbridge.webhooks._outcome import WebhookOutcome
+from smsbridge.webhooks._receivers import detect
 from smsbridge.webhooks._request import Headers, WebhookRequest, WebhookResponse
-from smsbridge.webhooks._twilio import explain_twilio_signature
 from smsbridge.webhooks._urls import public_url_for
+
+if TYPE_CHECKING:
+    from smsbridge.providers.twilio._verify import explain_twilio_signature
 
 __all__ = [
     "Headers",
@@ -37,3 +44,7 @@ __all__ = [
     "handle",
     "public_url_for",
 ]
+
+# Kept here for existing imports; it lives with the rest of Twilio's webhook code.
+_EXPLAIN = "smsbridge.providers.twilio._verify:explain_twilio_signature"
+__getattr__ = _module_getattr(__name__, {"explain_twilio_signature": _EXPLAIN})

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from smsbridge._errors import WebhookError
@@ -32,56 +32,53 @@ def _text(value: object) -> str:
 
 
 class Headers(Mapping[str, str]):
-    """Read-only, case-insensitive HTTP headers that keep repeated fields.
+    """Read-only, case-insensitive HTTP headers that keep repeated fields, in order.
 
-    ``headers["X-Twilio-Signature"]`` and ``.get()`` give the first value of a field;
-    :meth:`get_all` gives every value, which is how a repeated signature header is caught.
+    The API the webhook pipeline and the provider codecs use (names in any case):
+
+    * ``headers[name]``, ``headers.get(name)``, :meth:`first`: the first value of a field;
+    * :meth:`get_all`: every value (how a repeated signature header is caught);
+    * :meth:`count`: how many times a field occurs;
+    * :attr:`size`: total characters of names and values (huge headers are refused);
+    * :meth:`raw`: the fields as given, original case, repeats kept.
+
+    Names and values are ``str`` exactly as the adapter gave them (bytes are decoded as
+    latin-1, as HTTP defines), so a lone surrogate a server decoded with ``surrogateescape``
+    is kept and refused later as malformed rather than turned into other text. That is why
+    this is not an ``httpx.Headers``, which holds bytes (and would also cost about 5 us more
+    per webhook: ``benchmarks/bench_speedups.py``, its headers row).
 
     Example:
         >>> h = Headers([("X-A", "1"), ("x-a", "2")])
-        >>> h["x-A"], h.get_all("X-A")
-        ('1', ['1', '2'])
+        >>> h["x-A"], h.get_all("X-A"), h.count("x-a")
+        ('1', ['1', '2'], 2)
     """
 
-    # _first: lower-case name -> first value (the one lookup the hot path makes);
-    # _repeated: lower-case name -> every value, only for fields that occur more than once
-    # (empty in the usual case, so "is this field single?" is one falsy test);
-    # _source: a snapshot of the fields as given, a dict or (name, value) pairs.
-    __slots__ = ("_first", "_repeated", "_source", "size")
+    # _first: lower-case name -> first value; _repeated: lower-case name -> every value, for
+    # the fields that occur more than once (usually none); _pairs: the fields as given.
+    __slots__ = ("_first", "_pairs", "_repeated", "size")
     _first: dict[str, str]
     _repeated: dict[str, list[str]]
-    _source: dict[str, str] | tuple[tuple[str, str], ...]
+    _pairs: tuple[tuple[str, str], ...]
     size: int
-    """Total characters of names and values (huge headers are refused)."""
+    """Total characters of names and values."""
 
     def __init__(self, headers: HeadersLike = ()) -> None:
-        if type(headers) is dict:
-            # The common case, a dict of str, in few C-level passes: join() both checks every
-            # name and value is a str and gives the total size.
-            try:
-                size = len("".join([*headers, *headers.values()]))
-            except TypeError:  # bytes or lists among them: the general path
-                size = -1
-            if size >= 0:
-                first = {}
-                for name, value in headers.items():  # a plain loop: cheaper than a comprehension
-                    first[name.lower()] = value
-                if len(first) == len(headers):  # else names differing only in case: repeats
-                    self._first = first
-                    self._repeated = _NO_REPEATS
-                    self._source = headers.copy()
-                    self.size = size
-                    return
-        self._from_pairs(headers)
-
-    def _from_pairs(self, headers: HeadersLike) -> None:
-        items = headers.items() if isinstance(headers, Mapping) else headers
+        items: Iterable[tuple[Any, Any]]
+        if isinstance(headers, dict):  # the usual case, checked first: it is the cheapest
+            items = headers.items()
+        elif isinstance(headers, Headers):
+            items = headers.raw()
+        elif isinstance(headers, Mapping):
+            items = headers.items()
+        else:
+            items = headers
         pairs: list[tuple[str, str]] = []
         for name, value in items:
-            if type(name) is str and type(value) is str:
+            if type(name) is str and type(value) is str:  # the usual case, as it is
                 pairs.append((name, value))
             elif isinstance(value, (list, tuple)):  # a multi-dict flattened to lists
-                pairs.extend((_text(name), _text(v)) for v in value)
+                pairs.extend((_text(name), _text(one)) for one in value)
             else:
                 pairs.append((_text(name), _text(value)))
         first: dict[str, str] = {}
@@ -98,33 +95,30 @@ class Headers(Mapping[str, str]):
                 repeated[key] = [first[key], value]
         self._first = first
         self._repeated = repeated
-        self._source = tuple(pairs)
+        self._pairs = tuple(pairs)
         self.size = size
 
     def first(self, name: str) -> str | None:
-        """The first value of ``name`` (already lower-case), or ``None``: the fast lookup."""
-        return self._first.get(name)
+        """The first value of the field ``name``, or ``None`` when absent."""
+        return self._first.get(name.lower())
 
     def count(self, name: str) -> int:
-        """How many times the field ``name`` (already lower-case) occurs."""
-        found = self._repeated.get(name) if self._repeated else None
-        if found is not None:
-            return len(found)
-        return 1 if name in self._first else 0
+        """How many times the field ``name`` occurs."""
+        key = name.lower()
+        if key in self._repeated:
+            return len(self._repeated[key])
+        return 1 if key in self._first else 0
 
     def get_all(self, name: str) -> list[str]:
         """Every value of the field ``name``, in order (empty when absent)."""
         key = name.lower()
-        found = self._repeated.get(key) if self._repeated else None
-        if found is not None:
-            return list(found)
-        value = self._first.get(key)
-        return [] if value is None else [value]
+        if key in self._repeated:
+            return list(self._repeated[key])
+        return [self._first[key]] if key in self._first else []
 
     def raw(self) -> tuple[tuple[str, str], ...]:
         """The fields as received: original case, repeats kept."""
-        source = self._source
-        return tuple(source.items()) if isinstance(source, dict) else source
+        return self._pairs
 
     def __getitem__(self, name: str) -> str:
         return self._first[name.lower()]
@@ -140,19 +134,15 @@ class Headers(Mapping[str, str]):
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, Headers):
-            return self.raw() == other.raw()
+            return self._pairs == other._pairs
         return NotImplemented
 
     def __hash__(self) -> int:
-        return hash(self.raw())
+        return hash(self._pairs)
 
     def __repr__(self) -> str:
         # Names only: values may carry signatures and tokens.
         return f"Headers({sorted(self._first)!r})"
-
-
-# Shared by every Headers without repeated fields; never written to.
-_NO_REPEATS: dict[str, list[str]] = {}
 
 
 @dataclass(frozen=True, init=False, repr=False)
@@ -190,20 +180,17 @@ class WebhookRequest:
         body: bytes | bytearray | memoryview = b"",
         remote_addr: str | None = None,
     ) -> None:
-        if type(body) is not bytes and not isinstance(body, bytes):
+        if not isinstance(body, bytes):
             if not isinstance(body, (bytearray, memoryview)):
                 raise TypeError(f"body must be bytes, not {type(body).__name__}")
             body = bytes(body)
-        # One update instead of five frozen-dataclass setattr calls: this runs per webhook.
-        self.__dict__.update(
-            {
-                "method": method.upper() if type(method) is str else str(method).upper(),
-                "url": url if type(url) is str else str(url),
-                "headers": headers if type(headers) is Headers else Headers(headers),
-                "body": body,
-                "remote_addr": remote_addr,
-            }
-        )
+        # A frozen dataclass: its fields are set once, here.
+        set_field = object.__setattr__
+        set_field(self, "method", str(method).upper())
+        set_field(self, "url", str(url))
+        set_field(self, "headers", headers if isinstance(headers, Headers) else Headers(headers))
+        set_field(self, "body", body)
+        set_field(self, "remote_addr", remote_addr)
 
     def __repr__(self) -> str:
         return (

@@ -7,9 +7,7 @@ Behind a reverse proxy the app sees ``http://127.0.0.1:8000/hook`` while Twilio 
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
-import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, urlsplit, urlunsplit
@@ -19,11 +17,23 @@ from smsbridge._errors import ConfigError
 if TYPE_CHECKING:
     from smsbridge.webhooks._request import Headers, WebhookRequest
 
-__all__ = ["path_and_query", "port_variants", "public_url_for", "trusts"]
+__all__ = [
+    "forwarded_url",
+    "path_and_query",
+    "port_variants",
+    "public_url_for",
+    "strip_port",
+    "trusted_networks",
+    "trusts",
+]
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-_NETWORKS: weakref.WeakKeyDictionary[Any, tuple[tuple[str, ...], tuple[Network, ...]]]
-_NETWORKS = weakref.WeakKeyDictionary()
+
+
+# The URL helpers below split strings by hand rather than through ``urllib.parse.urlsplit``
+# or ``httpx.URL``: the URL is what the provider signed, so it must come back character for
+# character, and both of those reject odd hosts (``[``) with ValueError, drop tabs and
+# newlines, and (httpx) lower-case and percent-encode.
 
 
 def path_and_query(url: str) -> str:
@@ -42,7 +52,12 @@ def path_and_query(url: str) -> str:
     return rest
 
 
-def _networks(entries: Iterable[str]) -> tuple[Network, ...]:
+def trusted_networks(entries: Iterable[str]) -> tuple[Network, ...]:
+    """The networks of ``trusted_proxies`` entries (IP addresses or CIDR networks).
+
+    Raises:
+        ConfigError: an entry is not an address or network.
+    """
     networks: list[Network] = []
     for entry in entries:
         try:
@@ -56,24 +71,17 @@ def _networks(entries: Iterable[str]) -> tuple[Network, ...]:
 
 
 def trusts(bridge: Any, remote_addr: str | None) -> bool:
-    """True when ``remote_addr`` is one of the bridge's trusted proxies.
+    """True when ``remote_addr`` is one of the bridge's trusted proxies: its
+    ``trusted_networks`` (parsed once by the bridge), else its ``trusted_proxies`` parsed now.
 
     Raises:
         ConfigError: a ``trusted_proxies`` entry is not an address or network.
     """
-    entries = tuple(getattr(bridge, "trusted_proxies", ()) or ())
-    if not entries or not remote_addr:
+    if not remote_addr:
         return False
-    try:
-        cached = _NETWORKS.get(bridge)
-    except TypeError:  # not weak-referenceable: parse every time
-        cached = None
-    if cached is not None and cached[0] == entries:
-        networks = cached[1]
-    else:
-        networks = _networks(entries)
-        with contextlib.suppress(TypeError):
-            _NETWORKS[bridge] = (entries, networks)
+    networks = getattr(bridge, "trusted_networks", None)
+    if networks is None:  # not a Bridge (a contrib adapter's stand-in): parse its entries
+        networks = trusted_networks(getattr(bridge, "trusted_proxies", ()) or ())
     try:
         addr = ipaddress.ip_address(remote_addr.strip().strip("[]").split("%", 1)[0])
     except ValueError:
@@ -105,7 +113,7 @@ def forwarded_url(request: WebhookRequest) -> str:
     if port is not None:
         if not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError("X-Forwarded-Port is not a port number")
-        host = _strip_port(host)
+        host = strip_port(host)
         if (scheme, port) not in (("https", "443"), ("http", "80")):
             host = f"{host}:{port}"
     path = parts.path or "/"
@@ -118,7 +126,8 @@ def forwarded_url(request: WebhookRequest) -> str:
 def public_url_for(bridge: Any, request: WebhookRequest) -> str:
     """The URL the provider signed for ``request``.
 
-    ``bridge.public_url`` + the request's path and query when the bridge has a public URL;
+    The bridge's endpoint URL + the request's query when its ``public_url`` names the
+    endpoint; ``bridge.public_url`` + the request's path and query when it is a base URL;
     else the URL rebuilt from ``X-Forwarded-*`` when ``request.remote_addr`` is one of
     ``bridge.trusted_proxies`` (IPs or CIDRs); else ``request.url`` unchanged.
 
@@ -126,6 +135,10 @@ def public_url_for(bridge: Any, request: WebhookRequest) -> str:
         ConfigError: a ``trusted_proxies`` entry is not an address or network.
         ValueError: forwarded headers from a trusted proxy do not form a URL.
     """
+    endpoint = getattr(bridge, "public_endpoint", None)
+    if endpoint:
+        query = path_and_query(request.url).partition("?")
+        return str(endpoint) + query[1] + query[2]
     public = getattr(bridge, "public_url", None)
     if public:
         return str(public).rstrip("/") + path_and_query(request.url)
@@ -134,7 +147,8 @@ def public_url_for(bridge: Any, request: WebhookRequest) -> str:
     return request.url
 
 
-def _strip_port(netloc: str) -> str:
+def strip_port(netloc: str) -> str:
+    """``netloc`` without its port (``[v6]`` literals and ``user@`` kept as written)."""
     userinfo, at, hostport = netloc.rpartition("@")
     if hostport.startswith("["):  # IPv6 literal: the port follows the bracket
         end = hostport.find("]")
@@ -160,7 +174,7 @@ def port_variants(url: str) -> list[str]:
     parts = urlsplit(url)
     if not parts.netloc:
         return [url]
-    without = urlunsplit(parts._replace(netloc=_strip_port(parts.netloc)))
+    without = urlunsplit(parts._replace(netloc=strip_port(parts.netloc)))
     if _has_port(parts):
         with_port = urlunsplit(parts)
     else:

@@ -1,0 +1,95 @@
+"""Checks of what a caller gives ``Bridge.send``: text arguments and media URLs.
+
+Bad arguments are the caller's bug, but still a typed :class:`~smsbridge.InvalidRequest` with a
+stable code: a stray ``TypeError`` or pydantic ``ValidationError`` from deep inside would be
+neither.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+from urllib.parse import urlsplit
+
+from smsbridge._errors import InvalidRequest
+
+__all__ = ["MAX_MEDIA", "check_text", "checked_media"]
+
+
+def check_text(**values: Any) -> None:
+    """Each value is ``None`` or a string that can travel (no lone surrogate).
+
+    Raises:
+        InvalidRequest: naming the first argument that is not.
+    """
+    for name, value in values.items():
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise InvalidRequest(
+                f"{name} must be a str, not {type(value).__name__}", failure="rejected"
+            )
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                # A lone surrogate (from a bad decode) cannot travel in any request.
+                raise InvalidRequest(
+                    f"{name} is not valid Unicode text (it holds a lone surrogate)",
+                    failure="rejected",
+                ) from None
+
+
+# Twilio's documented maximum (MediaUrl, 10 per message); Telnyx's media_urls take no more.
+MAX_MEDIA = 10
+# Whitespace or control characters in a URL end up in a form field or JSON string the
+# provider then fetches: refuse them rather than guess what the caller meant.
+_URL_UNSAFE = re.compile(r"[\x00-\x20\x7f-\x9f\s]")
+
+
+def checked_media(media_urls: Iterable[str]) -> tuple[str, ...]:
+    """``media_urls`` as a tuple of at most :data:`MAX_MEDIA` absolute http(s) URLs.
+
+    Raises:
+        InvalidRequest: one string instead of a list, too many, or a URL that is not usable.
+    """
+    if isinstance(media_urls, (str, bytes)):
+        # tuple("https://...") would send one URL per character.
+        raise InvalidRequest(
+            "media_urls must be a list of URLs, not one string", failure="rejected"
+        )
+    try:
+        media = tuple(media_urls)
+    except TypeError:
+        raise InvalidRequest("media_urls must be a list of URLs", failure="rejected") from None
+    if len(media) > MAX_MEDIA:
+        raise InvalidRequest(
+            f"a message takes at most {MAX_MEDIA} media URLs, not {len(media)}",
+            failure="rejected",
+        )
+    for index, url in enumerate(media):
+        if not _is_media_url(url):
+            raise InvalidRequest(
+                f"media_urls[{index}] must be an absolute http(s) URL with a host and no "
+                "spaces or control characters",
+                failure="rejected",
+            )
+    return media
+
+
+def _is_media_url(url: object) -> bool:
+    if not isinstance(url, str) or len(url) > 2048 or _URL_UNSAFE.search(url):
+        return False
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return False
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return False
+    try:
+        url.encode("utf-8")  # non-ASCII is fine (an IRI); a lone surrogate is not
+    except UnicodeEncodeError:
+        return False
+    return True

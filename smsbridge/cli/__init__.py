@@ -1,0 +1,198 @@
+"""The ``smsbridge`` command line (also ``python -m smsbridge``).
+
+Commands: ``send``, ``serve``, ``emulator``, ``demo``, ``webhook check``. Errors print as one
+readable line (add ``--debug`` for the traceback). Exit codes scripts can rely on:
+
+====  ==============================================================
+0     success
+1     the operation failed (message refused, signature invalid, demo step failed)
+2     usage or configuration error (bad number, missing variable, bad flag)
+3     a provider or endpoint could not be reached, or the outcome is unknown
+====  ==============================================================
+
+Each command lives in its own module of this package, which adds the command's options
+(``add_arguments``) and runs it (``run_*``): :mod:`~smsbridge.cli.send`,
+:mod:`~smsbridge.cli.serve`, :mod:`~smsbridge.cli.emulator`, :mod:`~smsbridge.cli.demo` and
+:mod:`~smsbridge.cli.webhook_check`. Building the parser imports only their light parts; what a
+command needs to run (uvicorn, httpx, the emulator) is imported when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+
+from smsbridge._errors import (
+    ConfigError,
+    InvalidPhoneNumber,
+    MessageTooLong,
+    SmsBridgeError,
+)
+
+__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_UNREACHABLE", "EXIT_USAGE", "main"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+
+
+def _send(args: argparse.Namespace) -> int:
+    from smsbridge.cli.send import run_send
+
+    return run_send(args)
+
+
+def _emulator(args: argparse.Namespace) -> int:
+    from smsbridge.cli.emulator import run_emulator
+
+    return run_emulator(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from smsbridge.cli.serve import run_serve
+
+    return run_serve(args)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from smsbridge.cli.demo import run_demo
+
+    return run_demo(args)
+
+
+def _webhook_check(args: argparse.Namespace) -> int:
+    from smsbridge.cli.webhook_check import check_command
+
+    return check_command(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command."""
+    # Each command's module adds its own options; these imports stay light (see the modules).
+    from smsbridge.cli import demo as demo_command
+    from smsbridge.cli import emulator as emulator_command
+    from smsbridge.cli import send as send_command
+    from smsbridge.cli import serve as serve_command
+    from smsbridge.cli import webhook_check
+
+    parser = argparse.ArgumentParser(
+        prog="smsbridge",
+        description="Send and receive SMS through Twilio and Telnyx; emulate them offline.",
+    )
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show tracebacks and debug logs (the exit codes stay the same)",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    send = commands.add_parser(
+        "send",
+        help="send one message with Bridge.from_env()",
+        description="Send one SMS/MMS using SMSBRIDGE_PROVIDERS and the providers' variables "
+        "(TWILIO_BASE_URL / TELNYX_BASE_URL point them at the emulator). Idempotency keys are "
+        "kept in a persistent store, so a repeated run with the same key does not send again.",
+    )
+    send_command.add_arguments(send)
+    send.set_defaults(func=_send)
+
+    emulator = commands.add_parser(
+        "emulator",
+        help="run the Twilio + Telnyx emulator",
+        description="Serve Twilio- and Telnyx-compatible messaging APIs on 127.0.0.1.",
+    )
+    emulator_command.add_arguments(emulator)
+    emulator.set_defaults(func=_emulator)
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the unified webhook endpoint",
+        description="Serve one webhook endpoint for every configured provider (needs the "
+        "'server' extra); print each verified event as a JSON line or POST it on.",
+    )
+    serve_command.add_arguments(serve)
+    serve.set_defaults(func=_serve)
+
+    demo = commands.add_parser(
+        "demo",
+        help="show the whole library working offline",
+        description="Start the emulator and a webhook endpoint on loopback and walk through "
+        "sends, failover, status callbacks, inbound replies and rejected forgeries.",
+    )
+    demo_command.add_arguments(demo)
+    demo.set_defaults(func=_demo)
+
+    webhook = commands.add_parser("webhook", help="webhook tools")
+    webhook_commands = webhook.add_subparsers(dest="webhook_command", metavar="COMMAND")
+    check = webhook_commands.add_parser(
+        "check",
+        help="explain why a captured webhook's signature fails",
+        description="Check a captured webhook's signature with the secrets in the environment "
+        "(TWILIO_AUTH_TOKEN, TELNYX_PUBLIC_KEY) and show which URL variant would match.",
+    )
+    webhook_check.add_arguments(check)
+    check.set_defaults(func=_webhook_check)
+    webhook.set_defaults(func=None, _help=webhook.print_help)
+    return parser
+
+
+def _exit_code(exc: SmsBridgeError) -> int:
+    if isinstance(exc, (ConfigError, InvalidPhoneNumber, MessageTooLong)):
+        return EXIT_USAGE
+    if exc.failure == "ambiguous" or (exc.failure == "refused" and exc.http_status is None):
+        return EXIT_UNREACHABLE
+    return EXIT_FAILED
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    func = getattr(args, "func", None)
+    if func is None:
+        (getattr(args, "_help", None) or parser.print_help)()
+        return EXIT_USAGE
+    try:
+        return int(func(args))
+    except KeyboardInterrupt:
+        return 130
+    except SmsBridgeError as exc:
+        _traceback(args)
+        print(f"smsbridge: error: {exc}", file=sys.stderr)
+        if exc.attempts and len(exc.attempts) > 1:
+            for attempt in exc.attempts:
+                print(f"  attempt {attempt.provider}: {attempt.error}", file=sys.stderr)
+        if exc.failure == "ambiguous":
+            print(
+                "smsbridge: it may have been sent: check before re-sending "
+                "(or re-send with the same --idempotency-key, which will not send it twice)",
+                file=sys.stderr,
+            )
+        return _exit_code(exc)
+    except (OSError, ValueError) as exc:
+        _traceback(args)
+        print(f"smsbridge: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:  # the promise is one readable line, whatever went wrong
+        _traceback(args)
+        print(f"smsbridge: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _traceback(args: argparse.Namespace) -> None:
+    """With ``--debug``, the traceback of the error being handled (the exit code stays the
+    documented one)."""
+    if args.debug:
+        traceback.print_exc()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

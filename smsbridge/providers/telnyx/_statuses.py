@@ -1,0 +1,22 @@
+"""Telnyx's message statuses mapped to the common vocabulary (:class:`~smsbridge.MessageStatus`)."""
+
+from __future__ import annotations
+
+from smsbridge._models import MessageStatus
+
+__all__ = ["TELNYX_STATUS"]
+
+# Per-recipient statuses (outbound and inbound) mapped to the common vocabulary. ``expired``
+# depends on the error code (40005 left Telnyx -> undelivered); see the webhook parser.
+TELNYX_STATUS: dict[str, MessageStatus] = {
+    "queued": MessageStatus.QUEUED,
+    "sending": MessageStatus.SENDING,
+    "sent": MessageStatus.SENT,
+    "delivered": MessageStatus.DELIVERED,
+    "delivery_failed": MessageStatus.UNDELIVERED,
+    "sending_failed": MessageStatus.FAILED,
+    "expired": MessageStatus.FAILED,
+    "delivery_unconfirmed": MessageStatus.UNKNOWN,
+    "webhook_delivered": MessageStatus.RECEIVED,
+    "received": MessageStatus.RECEIVED,
+}
