@@ -8,7 +8,6 @@ Webhooks come in through :meth:`Bridge.handle_webhook`.
 from __future__ import annotations
 
 import functools
-import ipaddress
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -22,7 +21,7 @@ from smsbridge._errors import ConfigError, InvalidRequest
 from smsbridge._models import OutboundMessage, SendResult
 from smsbridge._outbound import check_text, checked_media
 from smsbridge._phone import to_e164
-from smsbridge._public_url import split_public_url
+from smsbridge._public_url import split_public_url, trusted_networks
 from smsbridge._segments import WARN_SEGMENTS, check_body
 from smsbridge.routing._breaker import CircuitBreaker
 from smsbridge.routing._retry import Retry
@@ -35,8 +34,8 @@ if TYPE_CHECKING:
     from smsbridge.routing._observe import Hooks, OnAttempt, OnBreakerChange, OnFailover
     from smsbridge.routing._policy import Policy
     from smsbridge.stores._base import Store
+    from smsbridge.webhooks._handle import WebhookPipeline
     from smsbridge.webhooks._outcome import WebhookOutcome
-    from smsbridge.webhooks._receivers import Receivers
     from smsbridge.webhooks._refusals import RefusalLog
     from smsbridge.webhooks._request import WebhookRequest
 
@@ -152,14 +151,8 @@ class Bridge:
             )
         self.delivery: Delivery = delivery
         self.trusted_proxies = tuple(trusted_proxies)
-        for proxy in self.trusted_proxies:
-            try:
-                ipaddress.ip_network(proxy, strict=False)
-            except ValueError:
-                raise ConfigError(
-                    f"trusted_proxies entry {proxy!r} is not an IP address or CIDR network",
-                    variable="trusted_proxies",
-                ) from None
+        # Parsed once here: a bad entry fails at start-up, and no webhook parses them again.
+        self.trusted_networks = trusted_networks(self.trusted_proxies)
         for name, value in (
             ("webhook_tolerance", webhook_tolerance),
             ("max_body_size", max_body_size),
@@ -216,12 +209,12 @@ class Bridge:
         return senders + tuple(p for p in self.receive_only if p not in senders)
 
     @functools.cached_property
-    def webhook_receivers(self) -> Receivers:
-        """:attr:`webhook_providers` grouped by webhook codec, prepared at the first webhook
-        (the providers a bridge holds do not change)."""
-        from smsbridge.webhooks._receivers import Receivers
+    def webhook_pipeline(self) -> WebhookPipeline:
+        """This bridge's webhook pipeline, prepared at the first webhook: its receiving
+        providers grouped by webhook codec (the providers a bridge holds do not change)."""
+        from smsbridge.webhooks._handle import WebhookPipeline
 
-        return Receivers(self.webhook_providers)
+        return WebhookPipeline(self)
 
     def provider(self, name: str) -> Provider:
         """The configured provider called ``name`` (``Provider.name``) that sends."""
@@ -404,15 +397,11 @@ class Bridge:
             WebhookError: ``SignatureError``/``StaleWebhook`` (403), ``UnknownProvider``/
                 ``MalformedWebhook`` (400), ``PayloadTooLarge`` (413); nothing else.
         """
-        from smsbridge.webhooks._handle import handle
-
-        return handle(self, request)
+        return self.webhook_pipeline.handle(request)
 
     async def ahandle_webhook(self, request: WebhookRequest) -> WebhookOutcome:
         """Async twin of :meth:`handle_webhook`."""
-        from smsbridge.webhooks._handle import ahandle
-
-        return await ahandle(self, request)
+        return await self.webhook_pipeline.ahandle(request)
 
     # -- configuration -----------------------------------------------------------------
     @classmethod

@@ -11,20 +11,32 @@ decided once, here:
   **endpoint URL**; a webhook's signed URL is the endpoint + the query the application saw
   (whatever path a proxy rewrote it to);
 * any other path: a **base URL under a prefix** (``https://example.com/app``), used like a base
-  URL. An endpoint at a custom path is given with its ``webhook_path``
-  (``public_url="https://app.example.com/hooks/sms", webhook_path="/hooks/sms"``), which is
-  also where the framework adapters mount it.
+  URL (as before this form was recognised). An endpoint at a custom path is given with its
+  ``webhook_path`` (``public_url="https://app.example.com/hooks/sms", webhook_path="/hooks/sms"``),
+  which is also where the framework adapters mount it; without one, a warning at start-up says
+  how the URL was read, so a pasted custom endpoint cannot break silently.
+
+The endpoint URL is kept exactly as given (a trailing slash included), since it is what the
+provider signs.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import logging
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from smsbridge._errors import ConfigError
+from smsbridge._redact import redact_url
 
-__all__ = ["DEFAULT_WEBHOOK_PATH", "split_public_url"]
+__all__ = ["DEFAULT_WEBHOOK_PATH", "Network", "split_public_url", "trusted_networks"]
 
 DEFAULT_WEBHOOK_PATH = "/sms/webhook"
+
+log = logging.getLogger("smsbridge")
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def split_public_url(
@@ -32,8 +44,8 @@ def split_public_url(
 ) -> tuple[str | None, str | None, str]:
     """``(public_url, endpoint URL or None, webhook_path)`` for the bridge's arguments.
 
-    ``public_url`` comes back without a trailing slash; the endpoint URL is set when
-    ``public_url`` names the endpoint itself (see the module docstring).
+    ``public_url`` comes back without a trailing slash; the endpoint URL is set, as given,
+    when ``public_url`` names the endpoint itself (see the module docstring).
 
     Raises:
         ConfigError: naming ``public_url`` (not http(s), no host, a query, a fragment or
@@ -63,8 +75,35 @@ def split_public_url(
     own = parts.path.rstrip("/")
     if not own:
         return base, None, path
-    if webhook_path is None:
-        return base, base, own
     if own.endswith(path):
-        return base, base, path
+        # Kept as given, trailing slash included: that is the URL the provider signs.
+        return base, public_url, path
+    if webhook_path is None:
+        log.warning(
+            "public_url %s has a path that does not end in webhook_path %s: it is read as a "
+            "base URL under a prefix (webhooks at %s); if it is the endpoint itself, pass "
+            "webhook_path=%r",
+            redact_url(base),
+            path,
+            redact_url(base + path),
+            own,
+        )
     return base, None, path
+
+
+def trusted_networks(entries: Iterable[str]) -> tuple[Network, ...]:
+    """The networks of ``trusted_proxies`` entries (IP addresses or CIDR networks).
+
+    Raises:
+        ConfigError: an entry is not an address or network.
+    """
+    networks: list[Network] = []
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(str(entry).strip(), strict=False))
+        except ValueError:
+            raise ConfigError(
+                f"trusted_proxies entry {entry!r} is not an IP address or CIDR network",
+                variable="trusted_proxies",
+            ) from None
+    return tuple(networks)

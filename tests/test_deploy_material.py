@@ -577,11 +577,20 @@ def test_compose_environment_is_read_by_the_library() -> None:
 
     # Both smsbridge processes are wired to the emulator, the store and the broker.
     emulator = cli_args(command(services["emulator"])[1:])
-    expected = Emulator(
+    offered = Emulator(
         twilio_account_sid=emulator.twilio_account_sid,
         twilio_auth_token=emulator.twilio_auth_token,
         telnyx_api_key=emulator.telnyx_api_key,
     ).environment()
+    # The emulator plays every provider; the compose uses those its image can build (no
+    # `vonage` extra, hence no PyJWT: Twilio and Telnyx), in the emulator's order.
+    used = environment(services["serve"])["SMSBRIDGE_PROVIDERS"].split(",")
+    emulated = offered["SMSBRIDGE_PROVIDERS"].split(",")
+    assert used == [p for p in emulated if p in used] and len(used) >= 2, used
+    prefixes = tuple(f"{p.upper()}_" for p in used)
+    expected = {k: v for k, v in offered.items() if k.startswith(prefixes)}
+    expected["SMSBRIDGE_PROVIDERS"] = ",".join(used)
+    assert {"TWILIO_FROM", "TELNYX_FROM"} <= set(expected)
     for name in ("serve", "worker"):
         env = environment(services[name])
         assert env["SMSBRIDGE_STORE"].startswith("redis://redis:")

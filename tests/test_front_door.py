@@ -227,8 +227,9 @@ def test_retry_int_warns_and_still_means_total() -> None:
         Bridge(RecordingProvider(), retry=2)
     assert record[0].filename == __file__, "the warning points at the caller"
     fake = RecordingProvider()
-    with pytest.warns(DeprecationWarning, match=r"retry=<int>"):
+    with pytest.warns(DeprecationWarning, match=r"retry=<int>") as record:
         sms = fake.bridge(retry=2, sleep=_no_sleep)
+    assert record[0].filename == __file__, "through a helper too"
     assert sms.routing.retry == Retry(total=2)
     fake.fail_next(503, times=2)
     with sms:
@@ -251,6 +252,20 @@ def test_retry_zero_warns_and_still_never_retries() -> None:
         sms.send(to=TO, body="hi")
     assert [a.failure for a in caught.value.attempts] == ["refused"]
     assert fake.sent == []
+
+
+def test_deprecations_through_from_env_point_at_the_caller() -> None:
+    """``Bridge.from_env(env, retry=0)`` warns at the caller's line, not inside smsbridge
+    (Python's default filters show DeprecationWarnings only for ``__main__`` code)."""
+    env = {
+        "SMSBRIDGE_PROVIDERS": "twilio",
+        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "TWILIO_AUTH_TOKEN": "token",
+    }
+    with pytest.warns(DeprecationWarning, match=r"retry=False.*retry=None") as record:
+        sms = Bridge.from_env(env, retry=False)
+    assert record[0].filename == __file__
+    assert sms.routing.retry.total == 0
 
 
 def test_breaker_false_warns_and_still_means_no_breaker() -> None:

@@ -162,7 +162,7 @@ FORMS = {
         lambda o: o + "/sms/webhook", None, lambda o: o + "/sms/webhook", "/sms/webhook"
     ),
     "endpoint-custom-path": Form(
-        lambda o: o + "/hooks/sms", None, lambda o: o + "/hooks/sms", "/hooks/sms"
+        lambda o: o + "/hooks/sms", "/hooks/sms", lambda o: o + "/hooks/sms", "/hooks/sms"
     ),
     "base-under-prefix": Form(
         lambda o: o + "/app",
@@ -330,20 +330,21 @@ def test_not_an_http_url_is_a_config_error(url: str) -> None:
                 "https://app.example.com/sms/webhook",
             ),
         ),
+        # the endpoint URL is kept as pasted, trailing slash included: the provider signs it
         (
             "https://app.example.com/sms/webhook/",
             None,
             (
                 "https://app.example.com/sms/webhook",
-                "https://app.example.com/sms/webhook",
+                "https://app.example.com/sms/webhook/",
                 "/sms/webhook",
-                "https://app.example.com/sms/webhook",
+                "https://app.example.com/sms/webhook/",
             ),
         ),
-        # endpoint URL, any path when no webhook_path is given
+        # endpoint URL at a custom path: given with its webhook_path
         (
             "https://app.example.com/hooks/sms",
-            None,
+            "/hooks/sms",
             (
                 "https://app.example.com/hooks/sms",
                 "https://app.example.com/hooks/sms",
@@ -387,6 +388,24 @@ def test_the_forms_give_the_endpoint(
     assert sms.status_callback_url(None) == endpoint
 
 
+def test_a_path_that_is_not_the_webhook_path_is_a_prefix_and_says_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """``https://example.com/base`` stays a base URL under a prefix (as it always was), and a
+    warning says so, naming the ``webhook_path`` to pass if it was the endpoint itself."""
+    with caplog.at_level("WARNING", logger="smsbridge"):
+        sms = make_bridge(public_url="https://app.example.com/hooks/sms")
+    assert (sms.public_endpoint, sms.webhook_path) == (None, "/sms/webhook")
+    assert sms.webhook_url == "https://app.example.com/hooks/sms/sms/webhook"
+    (record,) = [r for r in caplog.records if "prefix" in r.getMessage()]
+    assert "webhook_path='/hooks/sms'" in record.getMessage()
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="smsbridge"):
+        make_bridge(public_url="https://app.example.com/hooks/sms", webhook_path="/hooks/sms")
+        make_bridge(public_url="https://app.example.com/sms/webhook")
+    assert not [r for r in caplog.records if "prefix" in r.getMessage()]
+
+
 def test_without_public_url_there_is_no_endpoint_url() -> None:
     """No ``public_url``: no webhook URL, no status callback; ``webhook_path`` still mounts."""
     sms = make_bridge(webhook_path="/hooks/sms/")
@@ -410,7 +429,7 @@ def test_endpoint_form_verifies_whatever_path_the_proxy_rewrote_to() -> None:
     it (the base form would check ``https://app.example.com/internal/sms`` and refuse it)."""
     body, headers = twilio_inbound(PUBLIC_ENDPOINT, text="hi")
     request = _request(SEEN, body, headers)
-    sms = make_bridge(public_url=PUBLIC_ENDPOINT)
+    sms = make_bridge(public_url=PUBLIC_ENDPOINT, webhook_path="/hooks/sms")
     assert public_url_for(sms, request) == PUBLIC_ENDPOINT
     outcome = sms.handle_webhook(request)
     assert outcome.provider == "twilio"
@@ -424,7 +443,7 @@ def test_endpoint_form_keeps_the_query_the_provider_signed() -> None:
     sid = "SM" + "1" * 32
     signed = PUBLIC_ENDPOINT + "?smsbridge_ref=order%2042"
     body, headers = twilio_status(signed, sid, "delivered")
-    sms = make_bridge(public_url=PUBLIC_ENDPOINT)
+    sms = make_bridge(public_url=PUBLIC_ENDPOINT, webhook_path="/hooks/sms")
     request = _request(SEEN + "?smsbridge_ref=order%2042", body, headers)
     assert public_url_for(sms, request) == signed
     (event,) = sms.handle_webhook(request).events
@@ -435,11 +454,16 @@ def test_endpoint_form_keeps_the_query_the_provider_signed() -> None:
         sms.handle_webhook(tampered)
 
 
-def test_endpoint_form_with_a_trailing_slash_checks_the_url_without_it() -> None:
-    """The endpoint URL is normalised like the base: a console URL without the slash verifies."""
-    body, headers = twilio_inbound(PUBLIC_ENDPOINT, text="hi")
-    sms = make_bridge(public_url=PUBLIC_ENDPOINT + "/")
+def test_endpoint_form_with_a_trailing_slash_checks_the_url_as_pasted() -> None:
+    """A console URL pasted with its trailing slash verifies what the provider signed (the
+    slash included), and one signed without it does not."""
+    pasted = PUBLIC_ENDPOINT + "/"
+    body, headers = twilio_inbound(pasted, text="hi")
+    sms = make_bridge(public_url=pasted, webhook_path="/hooks/sms")
     assert sms.handle_webhook(_request(SEEN, body, headers)).provider == "twilio"
+    body, headers = twilio_inbound(PUBLIC_ENDPOINT, text="hi")
+    with pytest.raises(SignatureError):
+        sms.handle_webhook(_request(SEEN, body, headers))
 
 
 def test_base_form_checks_the_base_plus_the_path_the_app_saw() -> None:

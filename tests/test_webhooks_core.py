@@ -38,13 +38,14 @@ PAIR = make_telnyx_keypair(b"\x03" * 32)
 URL = "https://app.example.com/sms/webhook"
 
 
-def both() -> Bridge:
+def both(**kwargs: Any) -> Bridge:
     """A bridge with a Twilio and a Telnyx account."""
     return Bridge(
         [
             Twilio("AC" + "0" * 32, TOKEN, from_="+15550001"),
             Telnyx("K", public_key=PAIR.public_key_b64),
-        ]
+        ],
+        **kwargs,
     )
 
 
@@ -217,9 +218,9 @@ def test_public_url_for_rules() -> None:
     request = WebhookRequest("POST", seen, headers, b"", remote_addr="10.0.0.9")
     bridge = both()
     assert public_url_for(bridge, request) == seen
-    bridge.trusted_proxies = ("10.0.0.0/24",)
+    bridge = both(trusted_proxies=("10.0.0.0/24",))
     assert public_url_for(bridge, request) == "https://b.example/sms/webhook?x=1"
-    bridge.trusted_proxies = ("::ffff:10.0.0.9",)
+    bridge = both(trusted_proxies=("::ffff:10.0.0.9",))
     mapped = WebhookRequest("POST", seen, headers, b"", remote_addr="::ffff:10.0.0.9")
     assert public_url_for(bridge, mapped) == "https://b.example/sms/webhook?x=1"
     bridge.public_url = "https://public.example/base"

@@ -12,14 +12,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``smsbridge emulator`` to ``parser``."""
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8787, help="port (default 8787; 0 = any)")
-    parser.add_argument("--twilio-account-sid", help="account SID the emulator accepts")
-    parser.add_argument(
-        "--twilio-auth-token", help="auth token the emulator accepts and signs with"
-    )
-    parser.add_argument("--telnyx-api-key", help="API key the emulator accepts")
+    for option, text in _cli_options().items():
+        parser.add_argument("--" + option.replace("_", "-"), help=text)
     parser.add_argument(
         "--progress-delay", type=float, default=1.0, help="seconds between status steps"
     )
+
+
+def _cli_options() -> dict[str, str]:
+    """Every personality's command-line options (option name -> help)."""
+    from smsbridge.testing.emulator._personality import discover
+
+    return {name: text for found in discover() for name, text in found.cli_options.items()}
 
 
 def run_emulator(args: argparse.Namespace, *, stop: threading.Event | None = None) -> int:
@@ -31,7 +35,7 @@ def run_emulator(args: argparse.Namespace, *, stop: threading.Event | None = Non
         "port": args.port,
         "progress_delay": args.progress_delay,
     }
-    for option in ("twilio_account_sid", "twilio_auth_token", "telnyx_api_key"):
+    for option in _cli_options():
         value = getattr(args, option, None)
         if value:
             kwargs[option] = value
@@ -43,7 +47,7 @@ def run_emulator(args: argparse.Namespace, *, stop: threading.Event | None = Non
         for name, value in emulator.environment().items():
             print(f"  export {name}={value}")
         print(
-            f"Control API and both providers together: {emulator.url} (a 'refuse' fault does "
+            f"Control API and every provider together: {emulator.url} (a 'refuse' fault does "
             "not close it; use the per-provider URLs above to see refusals)"
         )
         print("Press Ctrl-C to stop.", flush=True)

@@ -21,15 +21,19 @@ argument               meaning
 =====================  =====================================================================
 
 Deprecated spellings, accepted with a ``DeprecationWarning`` until the next release:
-``retry=<int>`` (use ``Retry(total=n)``), ``breaker=False`` (use ``None``), and
+``retry=<int>`` (use ``Retry(total=n)``), ``retry=False`` and ``breaker=False`` (use ``None``),
+and
 ``on_attempt=``/``on_failover=``/``on_breaker_change=`` (use ``hooks=Hooks(...)``).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 import random as _random
+import sys
 import time
+import types
 import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -110,7 +114,10 @@ class RoutingSettings:
         if isinstance(retry, int) and not isinstance(retry, bool):
             _deprecated("retry=<int>", "retry=Retry(total=n)")
             retry = Retry(total=retry)
-        elif retry is None or retry is False:
+        elif retry is False:
+            _deprecated("retry=False", "retry=None")
+            retry = Retry(total=0)
+        elif retry is None:
             retry = Retry(total=0)
         elif not isinstance(retry, Retry):
             raise ConfigError("retry must be a Retry or None", variable="retry")
@@ -151,5 +158,19 @@ def _deprecated(old: str, new: str) -> None:
     warnings.warn(
         f"Bridge({old}) is deprecated and will be removed in the next release; use {new}",
         DeprecationWarning,
-        stacklevel=4,
+        stacklevel=_outside_smsbridge(),
     )
+
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _outside_smsbridge() -> int:
+    """The ``stacklevel`` of the first caller outside smsbridge, so the warning names the
+    user's line whether they called ``Bridge(...)``, ``Bridge.from_env(...)`` or a helper."""
+    level = 1
+    frame: types.FrameType | None = sys._getframe(1)
+    inside = _PACKAGE + os.sep
+    while frame is not None and frame.f_code.co_filename.startswith(inside):
+        level, frame = level + 1, frame.f_back
+    return level

@@ -18,7 +18,7 @@ from smsbridge._errors import (
 )
 from smsbridge.webhooks._common import NO_ORDER, Parsed, VerifyContext
 from smsbridge.webhooks._outcome import WebhookOutcome
-from smsbridge.webhooks._receivers import detect
+from smsbridge.webhooks._receivers import Receivers, detect
 from smsbridge.webhooks._refusals import RefusalLog
 from smsbridge.webhooks._request import WebhookRequest, WebhookResponse
 from smsbridge.webhooks._urls import public_url_for
@@ -51,7 +51,7 @@ def prepare(bridge: Bridge, request: WebhookRequest) -> tuple[WebhookCodec, Pars
         raise PayloadTooLarge(f"webhook body is over the {limit}-byte limit")
     if request.headers.size + len(request.url) > MAX_HEADER_CHARS:
         raise PayloadTooLarge("webhook headers and URL are over the size limit")
-    codec, providers = bridge.webhook_receivers.detect(request)
+    codec, providers = bridge.webhook_pipeline.receivers.detect(request)
     if bridge.public_url or bridge.trusted_proxies:
         try:
             url = public_url_for(bridge, request)
@@ -177,6 +177,29 @@ async def ahandle(bridge: Bridge, request: WebhookRequest) -> WebhookOutcome:
         return _outcome(codec, parsed, False, None)
     guard.recovered()
     return outcome
+
+
+class WebhookPipeline:
+    """One bridge's webhook pipeline (``Bridge.webhook_pipeline``): its receiving providers
+    grouped by codec, prepared once, and the two entry points.
+
+    Args:
+        bridge: the bridge whose providers, store and settings the pipeline uses.
+    """
+
+    __slots__ = ("bridge", "receivers")
+
+    def __init__(self, bridge: Bridge) -> None:
+        self.bridge = bridge
+        self.receivers = Receivers(bridge.webhook_providers)
+
+    def handle(self, request: WebhookRequest) -> WebhookOutcome:
+        """:func:`handle` for this bridge."""
+        return handle(self.bridge, request)
+
+    async def ahandle(self, request: WebhookRequest) -> WebhookOutcome:
+        """:func:`ahandle` for this bridge."""
+        return await ahandle(self.bridge, request)
 
 
 def error_response(exc: WebhookError) -> WebhookResponse:

@@ -8,11 +8,10 @@ Behind a reverse proxy the app sees ``http://127.0.0.1:8000/hook`` while Twilio 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import SplitResult, urlsplit, urlunsplit
 
-from smsbridge._errors import ConfigError
+from smsbridge._public_url import trusted_networks
 
 if TYPE_CHECKING:
     from smsbridge.webhooks._request import Headers, WebhookRequest
@@ -27,7 +26,6 @@ __all__ = [
     "trusts",
 ]
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 # The URL helpers below split strings by hand rather than through ``urllib.parse.urlsplit``
@@ -50,24 +48,6 @@ def path_and_query(url: str) -> str:
     if not rest.startswith("/"):
         rest = "/" + rest
     return rest
-
-
-def trusted_networks(entries: Iterable[str]) -> tuple[Network, ...]:
-    """The networks of ``trusted_proxies`` entries (IP addresses or CIDR networks).
-
-    Raises:
-        ConfigError: an entry is not an address or network.
-    """
-    networks: list[Network] = []
-    for entry in entries:
-        try:
-            networks.append(ipaddress.ip_network(str(entry).strip(), strict=False))
-        except ValueError:
-            raise ConfigError(
-                f"trusted_proxies entry {entry!r} is not an IP address or CIDR network",
-                variable="trusted_proxies",
-            ) from None
-    return tuple(networks)
 
 
 def trusts(bridge: Any, remote_addr: str | None) -> bool:

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
 from smsbridge._errors import ConfigError, SmsBridgeError
+from smsbridge._public_url import split_public_url
 from smsbridge.providers.twilio._keys import parse_shared_keys
 from smsbridge.providers.twilio._verify import explain_twilio_signature
 from smsbridge.webhooks._diagnosis import Capture, Captured, candidates, describe, fixes
@@ -36,7 +37,7 @@ def check_twilio(capture: Capture) -> bool:
     checked = capture.checked_url()
     if not public_url:
         say(f"url checked: {checked} (as captured)")
-    elif urlsplit(public_url).path.strip("/"):
+    elif split_public_url(public_url, None)[1]:
         say(f"url checked: {checked} (the public_url endpoint + the captured query)")
     else:
         say(f"url checked: {checked} (public_url + the captured path)")

@@ -63,6 +63,10 @@ class Personality(ABC):
     secret_options: ClassVar[tuple[str, ...]] = ()
     """Options shown as ``***`` in ``repr(emulator)`` (its fake credentials)."""
 
+    cli_options: ClassVar[Mapping[str, str]] = {}
+    """Text options ``smsbridge emulator`` offers as flags (``twilio_auth_token`` becomes
+    ``--twilio-auth-token``), with their help."""
+
     statuses: ClassVar[Mapping[str, MessageStatus]]
     """Its message statuses in the common vocabulary: the provider package's ``_statuses``
     table. A status whose common status is terminal completes a message (``completed_at``)."""

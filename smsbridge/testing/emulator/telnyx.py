@@ -111,6 +111,9 @@ class TelnyxPersonality(Personality):
         "telnyx_signing_seed": None,  # bytes: seed of the webhook signing key pair
     }
     secret_options: ClassVar[tuple[str, ...]] = ("telnyx_api_key",)
+    cli_options: ClassVar[Mapping[str, str]] = {
+        "telnyx_api_key": "API key the emulator accepts",
+    }
     statuses: ClassVar[Mapping[str, MessageStatus]] = TELNYX_STATUS
     delivery_failures: ClassVar[Mapping[str, str | None]] = {
         "delivery_failed": "40008",

@@ -107,6 +107,10 @@ class TwilioPersonality(Personality):
         "twilio_shared_key": None,  # (sid, secret, algorithm): sign webhooks with a SharedKey
     }
     secret_options: ClassVar[tuple[str, ...]] = ("twilio_auth_token",)
+    cli_options: ClassVar[Mapping[str, str]] = {
+        "twilio_account_sid": "account SID the emulator accepts",
+        "twilio_auth_token": "auth token the emulator accepts and signs with",
+    }
     statuses: ClassVar[Mapping[str, MessageStatus]] = TWILIO_STATUS
     delivery_failures: ClassVar[Mapping[str, str | None]] = {
         "undelivered": "30003",
