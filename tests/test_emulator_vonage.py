@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import queue
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -96,13 +98,15 @@ SMS = {"channel": "sms", "message_type": "text", "to": "14155552671", "from": "1
 
 
 def test_environment_configures_a_bridge_that_sends_through_vonage(emu: Emulator) -> None:
-    """``Bridge.from_env(environment())`` has Vonage last; it sends and the emulator records it."""
+    """``Bridge.from_env(environment())`` has Vonage after the others; it sends and is recorded."""
     env = emu.environment()
-    assert env["SMSBRIDGE_PROVIDERS"].split(",")[-1] == "vonage"
+    order = env["SMSBRIDGE_PROVIDERS"].split(",")
+    assert order.index("twilio") < order.index("telnyx") < order.index("vonage")
     assert (env["VONAGE_BASE_URL"], env["VONAGE_FROM"]) == (emu.vonage_url, VONAGE_FROM)
     with Bridge.from_env(env) as bridge:
         provider = bridge.provider("vonage")
-        assert isinstance(provider, Vonage) and provider.auth == "basic"
+        assert isinstance(provider, Vonage)
+        assert provider.auth == "basic"
         with Bridge(provider, retry=None) as sms:
             result = sms.send(to=HANDSET, body="hello from vonage", reference="order-1")
     assert isinstance(result, SendResult)
@@ -418,7 +422,11 @@ def test_status_callbacks_verify_map_and_carry_the_reference(
     assert emu.wait_idle()
     hooks = [c for c in emu.callbacks() if c["provider"] == "vonage"]
     assert [c["status_code"] for c in hooks] == [200, 200]
-    assert all("smsbridge_ref" in c["url"] or "?" not in c["url"] for c in hooks)
+    # They went to the send's webhook_url: the bridge's endpoint, with the reference in it.
+    [message] = emu.messages("vonage")
+    assert message["callback_url"].startswith(bridge.public_url)
+    assert "smsbridge_ref=order-42" in message["callback_url"]
+    assert {c["url"] for c in hooks} == {message["callback_url"]}
 
 
 def test_status_callbacks_go_to_the_default_webhook(
@@ -534,10 +542,61 @@ def test_vonage_sdk_verifies_the_emulators_webhooks(
         scheme, _, token = entry["request_headers"]["Authorization"].partition(" ")
         assert scheme == "Bearer"
         assert verify_signature(token, secret) is True
-        assert verify_signature(token, "not-the-secret") is False
+        assert verify_signature(token, "another-accounts-signature-secret-0123") is False
         claims = jwt.decode(token, secret, algorithms=["HS256"])
         body = entry["request_body"].encode()
         assert claims["payload_hash"] == hashlib.sha256(body).hexdigest()
         assert claims["api_key"] == emu.vonage_api_key
         assert claims["application_id"] == emu.vonage_application_id  # sent through the app
         assert abs(claims["iat"] - time.time()) < 60
+
+
+# -- the command line -------------------------------------------------------------------------
+
+
+def test_emulator_command_takes_vonage_credentials(capsys: pytest.CaptureFixture[str]) -> None:
+    """``smsbridge emulator --vonage-api-key ...`` prints them as Vonage's variables."""
+    import threading
+
+    from smsbridge.cli import build_parser
+    from smsbridge.cli.emulator import run_emulator
+
+    argv = ["emulator", "--port", "0", "--vonage-api-key", "abcd1234"]
+    args = build_parser().parse_args([*argv, "--vonage-api-secret", "CliSecret0000000"])
+    stop = threading.Event()
+    stop.set()  # print the settings, then return
+    assert run_emulator(args, stop=stop) == 0
+    exports = dict(
+        line.strip().removeprefix("export ").split("=", 1)
+        for line in capsys.readouterr().out.splitlines()
+        if line.strip().startswith("export ")
+    )
+    assert "vonage" in exports["SMSBRIDGE_PROVIDERS"].split(",")
+    assert (exports["VONAGE_API_KEY"], exports["VONAGE_API_SECRET"]) == (
+        "abcd1234",
+        "CliSecret0000000",
+    )
+    assert "VONAGE_PRIVATE_KEY" not in exports  # a PEM cannot be one export line
+
+
+def test_without_the_vonage_extra_the_emulator_leaves_vonage_out() -> None:
+    """On a core install (no PyJWT) the emulator has no Vonage personality, so what it tells an
+    application to configure still builds and sends (``sys.modules[name] = None`` is how
+    Python marks a module as not importable)."""
+    code = (
+        "import sys\n"
+        "sys.modules['jwt'] = None\n"
+        "from smsbridge import Bridge\n"
+        "from smsbridge.testing import Emulator\n"
+        "with Emulator(port=0) as emu:\n"
+        "    env = emu.environment()\n"
+        "    assert not [n for n in env if n.startswith('VONAGE_')], env\n"
+        "    assert 'vonage' not in env['SMSBRIDGE_PROVIDERS'], env\n"
+        "    with Bridge.from_env(env) as sms:\n"
+        "        print(sms.send(to='+14155552671', body='hi').provider)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() in ("twilio", "telnyx")

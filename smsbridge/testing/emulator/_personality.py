@@ -87,6 +87,13 @@ class Personality(ABC):
         self.state = state
 
     @classmethod
+    def available(cls) -> bool:
+        """Whether this process can run the personality (its provider's optional libraries
+        are installed). An unavailable one is left out of the emulator altogether, so its
+        ``environment()`` never names a provider the application cannot build."""
+        return True
+
+    @classmethod
     def claims(cls, path: str) -> bool:
         """Whether a request for ``path`` on the shared listener is for this provider."""
         return path.startswith(cls.path_prefixes)
@@ -160,7 +167,8 @@ class Personality(ABC):
 def discover() -> tuple[type[Personality], ...]:
     """The personality of every registered provider that has one, in :attr:`~Personality.rank`
     order: ``smsbridge.testing.emulator.<name>`` for each ``smsbridge.providers`` registry name
-    (a name without such a module is skipped)."""
+    (a name without such a module is skipped, and so is one whose :meth:`~Personality.available`
+    is false)."""
     from smsbridge.providers._registry import names
 
     found: list[type[Personality]] = []
@@ -179,5 +187,6 @@ def discover() -> tuple[type[Personality], ...]:
             raise TypeError(
                 f"{module_name}.PERSONALITY must be a Personality subclass named {name!r}"
             )
-        found.append(personality)
+        if personality.available():
+            found.append(personality)
     return tuple(sorted(found, key=lambda personality: (personality.rank, personality.name)))

@@ -3,24 +3,19 @@
 * API: ``POST /v1/messages`` (202 ``{"message_uuid"}``), authenticated with HTTP Basic (the API
   key and secret) or an application JWT (``Authorization: Bearer``: RS256, signed with the
   application's private key, whose ``application_id`` claim must be the emulator's). Errors are
-  RFC 7807 problems: 401 bad credentials, 422 invalid parameters (``invalid_parameters``
-  names them), 429 (``Retry-After`` when the fault's ``retry_after`` is above zero), 5xx.
-  No idempotency key, no read-back: Vonage has neither.
+  RFC 7807 problems: 401, 422 (``invalid_parameters`` named), 429 (``Retry-After`` when the
+  fault's ``retry_after`` is above zero), 5xx. No idempotency key or read-back, as Vonage.
 * Webhooks: JSON status callbacks (``submitted`` then ``delivered``; ``rejected`` or
   ``undeliverable`` with an ``error`` object for a failed delivery) to the message's
   ``webhook_url``, else to the webhook set for its sending number (``set_webhook``), echoing
   ``client_ref``; inbound messages likewise. Each is signed as Vonage signs them: an HS256 JWT
   with the signature secret, carrying ``payload_hash`` (:func:`sign_vonage`).
 * A send to an opted-out number is accepted, then ``rejected`` with error 1240, as Vonage does.
-* Options: ``vonage_api_key``, ``vonage_api_secret``, ``vonage_signature_secret``,
-  ``vonage_application_id``, ``vonage_private_key`` (PEM of the application's RSA key;
-  generated once per process when omitted) and ``vonage_port``; attributes of the same names
-  (``emu.vonage_private_key`` only when ``cryptography`` is installed).
-* ``environment()`` configures Basic auth: a PEM does not fit the one-line ``export NAME=value``
-  that ``smsbridge emulator`` prints. For JWT auth pass ``emu.vonage_application_id`` and
-  ``emu.vonage_private_key`` to :class:`~smsbridge.providers.Vonage`.
-
-Signing webhooks and checking application JWTs need PyJWT (``smsbridge[vonage]``).
+* Options (and attributes): ``vonage_api_key``, ``vonage_api_secret``,
+  ``vonage_signature_secret``, ``vonage_application_id``, ``vonage_private_key`` (RSA PEM; one
+  per process when omitted), ``vonage_port``. Only with ``smsbridge[vonage]`` installed.
+* ``environment()`` configures Basic auth (a PEM does not fit an ``export`` line); for JWT auth
+  give ``emu.vonage_application_id`` and ``emu.vonage_private_key`` to ``Vonage(...)``.
 """
 
 from __future__ import annotations
@@ -30,6 +25,7 @@ import binascii
 import contextlib
 import functools
 import hmac
+import importlib.util
 import json
 import re
 from collections.abc import Mapping
@@ -59,7 +55,7 @@ from smsbridge.testing.emulator._state import EmulatorState
 
 __all__ = ["PERSONALITY", "VonagePersonality"]
 
-# Fake credentials of the emulated account: they open nothing but this local emulator.
+# Fake credentials: they open nothing but this local emulator.
 DEFAULT_API_KEY = "e1e1e1e1"
 DEFAULT_API_SECRET = "EmulatorSecret00"  # noqa: S105
 DEFAULT_SIGNATURE_SECRET = "emulator-vonage-signature-secret-not-a-secret"  # noqa: S105
@@ -122,12 +118,23 @@ class VonagePersonality(Personality):
         "vonage_signature_secret",
         "vonage_private_key",
     )
+    cli_options: ClassVar[Mapping[str, str]] = {
+        "vonage_api_key": "API key the emulator accepts (Basic auth, with the secret)",
+        "vonage_api_secret": "API secret the emulator accepts",
+        "vonage_signature_secret": "signature secret the emulator signs webhooks with",
+    }
     statuses: ClassVar[Mapping[str, MessageStatus]] = VONAGE_STATUS
     delivery_failures: ClassVar[Mapping[str, str | None]] = {
         "rejected": "1260",
         "undeliverable": "1250",
     }
     example_error_code: ClassVar[str] = "1120"
+
+    @classmethod
+    def available(cls) -> bool:
+        """Only with PyJWT and cryptography (``pip install 'smsbridge[vonage]'``): Vonage
+        signs every webhook with a JWT, and so does this personality."""
+        return all(importlib.util.find_spec(name) for name in ("jwt", "cryptography"))
 
     def __init__(self, state: EmulatorState, options: Mapping[str, Any]) -> None:
         super().__init__(state, options)
@@ -147,8 +154,6 @@ class VonagePersonality(Personality):
             ImportError: ``cryptography`` is not installed.
         """
         return (self._private_key or _generated_key()).decode()
-
-    # -- the account ----------------------------------------------------------------------------
 
     def attributes(self) -> Mapping[str, str]:
         """The API key and secret, the signature secret, the application id and private key."""
@@ -185,8 +190,6 @@ class VonagePersonality(Personality):
             "application_id": self.application_id,
             "private_key": attributes.get("vonage_private_key"),
         }
-
-    # -- the API --------------------------------------------------------------------------------
 
     def is_send(self, request: Request) -> bool:
         """Whether ``request`` creates a message (the requests faults match by default)."""
@@ -282,9 +285,8 @@ class VonagePersonality(Personality):
             callback_url=fields.get("webhook_url") or None,
             encoding=encoding,
             segments=1 if channel == "mms" else count,
-            extra={"channel": channel, "client_ref": fields.get("client_ref")},
+            extra={"channel": channel, "client_ref": fields.get("client_ref"), "app": application},
         )
-        record.extra["application"] = application
         self.state.add_message(record)
         if self.state.is_opted_out(self.name, record.to):
             steps = [Step("rejected", OPTED_OUT)]  # Vonage accepts it, then refuses it
@@ -302,15 +304,13 @@ class VonagePersonality(Personality):
             return self.edge_fault(terminal)
         return json_response(202, {"message_uuid": record.id})
 
-    # -- webhooks -------------------------------------------------------------------------------
-
     def status_callback(self, record: MessageRecord, step: Step) -> Delivery | None:
         """The signed status webhook, to the message's URL or its number's (``set_webhook``)."""
         url = record.callback_url or self.state.webhook_for(self.name, record.from_)
         if not url:
             return None
         body = status_body(record, step)
-        application = self.application_id if record.extra.get("application") else None
+        application = self.application_id if record.extra.get("app") else None
         builder = self._builder(body, application)
         return Delivery(self.name, "status", step.status, record.id, (url,), builder)
 
@@ -322,17 +322,15 @@ class VonagePersonality(Personality):
         builder = self._builder(body, self.application_id)
         return Delivery(self.name, "inbound", "inbound", body["message_uuid"], (url,), builder)
 
-    def _builder(self, body: dict[str, Any], application_id: str | None) -> Builder:
+    def _builder(self, body: dict[str, Any], app: str | None) -> Builder:
         """Build each attempt: the same body, signed afresh (a new ``jti`` and ``iat``)."""
         raw = json.dumps(body, separators=(",", ":")).encode()
         secret, api_key = self.signature_secret, self.api_key
+        headers = {"Content-Type": "application/json", "User-Agent": "Vonage-Messages"}
 
         def build(url: str, attempt: int) -> tuple[bytes, dict[str, str]]:
-            headers = {"Content-Type": "application/json", "User-Agent": "Vonage-Messages"}
-            signature = sign_vonage(
-                raw, signature_secret=secret, api_key=api_key, application_id=application_id
-            )
-            return raw, {**headers, **signature}
+            signed = sign_vonage(raw, signature_secret=secret, api_key=api_key, application_id=app)
+            return raw, {**headers, **signed}
 
         return build
 
