@@ -223,3 +223,60 @@ def test_load_json_is_the_fast_path() -> None:
     assert load_json is json_loads_utf8
     assert isinstance(outcome(load_json, b"\xff")[1], type)
     assert issubclass(outcome(load_json, b"\xff")[1], ValueError)
+
+
+# -- building event models without validating twice ------------------------------------------------
+
+
+def _fixture_events() -> list[Any]:
+    """Every event the webhook fixtures parse into, through the real codecs."""
+    from datetime import datetime, timezone
+
+    from smsbridge.providers.telnyx._parse import parse_telnyx
+    from smsbridge.providers.twilio._parse import parse_twilio_form
+
+    events: list[Any] = []
+    for name in ("telnyx_message_received", "telnyx_message_sent", "telnyx_message_finalized"):
+        document = json.loads((FIXTURES / f"{name}.json").read_text())
+        for key, value in document.items():
+            if isinstance(value, dict) and "data" in value:
+                body = json.dumps(value).encode()
+                url = f"https://app.example/sms/webhook?smsbridge_ref={key}"
+                events += parse_telnyx(body, url).events
+    now = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    for name in ("twilio_inbound", "twilio_status"):
+        for case in json.loads((FIXTURES / f"{name}.json").read_text())["cases"]:
+            params = case.get("params")
+            if isinstance(params, dict):
+                pairs = [(k, v) for k, v in params.items() if isinstance(v, str)]
+                events += parse_twilio_form(pairs, "https://app.example/hook", now).events
+    return events
+
+
+def test_construct_checked_equals_validation_on_every_fixture_event() -> None:
+    """The fast constructor builds exactly what validation builds: same value, dump, fields
+    set and (for the hashable models) hash, on every event the fixtures give."""
+    from pydantic import BaseModel
+
+    from smsbridge.webhooks._common import build
+    from smsbridge.webhooks._speedups import construct_checked, construct_works
+
+    events = _fixture_events()
+    assert len(events) >= 5
+    assert build is construct_checked, "pydantic's internals changed: the fast path is off"
+
+    def models(event: BaseModel) -> list[BaseModel]:
+        nested = [v for v in vars(event).values() if isinstance(v, BaseModel)]
+        nested += [m for v in vars(event).values() if isinstance(v, tuple) for m in v]
+        return [event, *(m for m in nested if isinstance(m, BaseModel))]
+
+    for event in events:
+        for model in models(event):
+            values = {name: getattr(model, name) for name in type(model).model_fields}
+            fast = construct_checked(type(model), dict(values))
+            slow = type(model)(**values)
+            assert fast == slow
+            assert fast.model_dump() == slow.model_dump()
+            assert fast.model_dump_json() == slow.model_dump_json()
+            assert fast.model_fields_set == slow.model_fields_set
+            assert construct_works(type(model), values) or "raw" in values

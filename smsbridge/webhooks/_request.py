@@ -205,12 +205,13 @@ class WebhookResponse:
 
     Attributes:
         status_code: the HTTP status.
-        headers: response headers (at least ``Content-Type``).
+        headers: response headers (at least ``Content-Type``); read-only for the shared
+            acknowledgements the codecs give.
         body: the response body.
     """
 
     status_code: int
-    headers: dict[str, str]
+    headers: Mapping[str, str]
     body: bytes
 
     @classmethod

@@ -27,7 +27,6 @@ __all__ = [
 ]
 
 
-
 # The URL helpers below split strings by hand rather than through ``urllib.parse.urlsplit``
 # or ``httpx.URL``: the URL is what the provider signed, so it must come back character for
 # character, and both of those reject odd hosts (``[``) with ValueError, drop tabs and

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import MappingProxyType
 from typing import TYPE_CHECKING, ClassVar
 
 from smsbridge.providers._base import Provider, WebhookCodec
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
     from smsbridge.webhooks._request import WebhookRequest
 
 __all__ = ["CODEC", "TelnyxWebhooks"]
+
+
+_ACK = WebhookResponse(200, MappingProxyType({"Content-Type": "application/json"}), b'{"ok":true}')
 
 
 class TelnyxWebhooks(WebhookCodec):
@@ -44,8 +48,8 @@ class TelnyxWebhooks(WebhookCodec):
         return parse_telnyx(request.body, context.url)
 
     def acknowledge(self) -> WebhookResponse:
-        """200 with a small JSON body."""
-        return WebhookResponse(200, {"Content-Type": "application/json"}, b'{"ok":true}')
+        """200 with a small JSON body (one shared, immutable answer)."""
+        return _ACK
 
     def check(self, capture: Capture) -> bool:
         """Verify a captured webhook and explain a failure (``smsbridge webhook check``)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import datetime, timezone
+from types import MappingProxyType
 from typing import TYPE_CHECKING, ClassVar
 from xml.sax.saxutils import escape
 
@@ -36,7 +37,10 @@ def twiml(text: str | None = None) -> WebhookResponse:
     else:
         message = escape(_NOT_XML.sub("", text))
         body = _XML_DECL + f"<Response><Message>{message}</Message></Response>".encode()
-    return WebhookResponse(200, {"Content-Type": "text/xml"}, body)
+    return WebhookResponse(200, MappingProxyType({"Content-Type": "text/xml"}), body)
+
+
+_ACK = twiml()
 
 
 class TwilioWebhooks(WebhookCodec):
@@ -72,8 +76,8 @@ class TwilioWebhooks(WebhookCodec):
         return parse_twilio_form(params, context.url, when)
 
     def acknowledge(self) -> WebhookResponse:
-        """200 with an empty TwiML ``<Response/>``."""
-        return twiml()
+        """200 with an empty TwiML ``<Response/>`` (one shared, immutable answer)."""
+        return _ACK
 
     def reply(self, text: str | None) -> WebhookResponse:
         """TwiML with ``text`` as a ``<Message>`` (escaped); ``None`` gives the empty answer."""

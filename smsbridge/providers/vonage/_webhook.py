@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from types import MappingProxyType
 from typing import TYPE_CHECKING, ClassVar
 
 from smsbridge.providers._base import Provider, WebhookCodec
@@ -17,6 +18,9 @@ if TYPE_CHECKING:
     from smsbridge.webhooks._request import WebhookRequest
 
 __all__ = ["CODEC", "VonageWebhooks"]
+
+
+_ACK = WebhookResponse(200, MappingProxyType({"Content-Type": "text/plain; charset=utf-8"}), b"")
 
 
 class VonageWebhooks(WebhookCodec):
