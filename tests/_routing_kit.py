@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import queue
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from smsbridge import InboundMessage, StatusEvent
 from smsbridge.providers import Telnyx, Twilio
 from smsbridge.testing.emulator import Emulator
 
-__all__ = ["TELNYX_FROM", "TO", "TWILIO_FROM", "Counter", "emu", "emulator", "telnyx", "twilio"]
+__all__ = [
+    "TELNYX_FROM",
+    "TO",
+    "TWILIO_FROM",
+    "Counter",
+    "Received",
+    "emu",
+    "emulator",
+    "telnyx",
+    "twilio",
+]
 
 TWILIO_FROM = "+15017122661"
 TELNYX_FROM = "+15017122662"
@@ -76,3 +88,29 @@ def emu(emulator: Emulator) -> Iterator[Emulator]:
     emulator.reset()
     yield emulator
     emulator.reset()
+
+
+class Received:
+    """An endpoint's ``on_event``: collects the verified events it hands on."""
+
+    def __init__(self) -> None:
+        self.events: queue.Queue[Any] = queue.Queue()
+
+    def __call__(self, outcome: Any) -> None:
+        for event in outcome.events:
+            self.events.put(event)
+
+    def until_terminal(self, message_id: str) -> list[StatusEvent]:
+        seen: list[StatusEvent] = []
+        while True:
+            event = self.events.get(timeout=10)
+            if isinstance(event, StatusEvent) and event.provider_message_id == message_id:
+                seen.append(event)
+                if event.status.terminal:
+                    return seen
+
+    def inbound(self) -> InboundMessage:
+        while True:
+            event = self.events.get(timeout=10)
+            if isinstance(event, InboundMessage):
+                return event

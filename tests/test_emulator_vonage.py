@@ -10,7 +10,6 @@ Twilio, Telnyx and Vonage; and Vonage's own SDK verifier accepts the emulator's 
 from __future__ import annotations
 
 import hashlib
-import queue
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from _routing_kit import Received
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from vonage_jwt.verify_jwt import verify_signature
@@ -27,14 +27,12 @@ from vonage_jwt.verify_jwt import verify_signature
 from smsbridge import (
     AuthError,
     Bridge,
-    InboundMessage,
     MessageStatus,
     ProviderError,
     ProviderUnavailable,
     RateLimited,
     SenderConfig,
     SendResult,
-    StatusEvent,
 )
 from smsbridge.cli._endpoint import WebhookEndpoint
 from smsbridge.providers import Telnyx, Twilio, Vonage
@@ -363,32 +361,6 @@ def test_ambiguous_vonage_first_is_not_re_sent_by_the_others(emu: Emulator) -> N
 
 
 # -- webhooks through a real endpoint ---------------------------------------------------------
-
-
-class Received:
-    """Collects what the endpoint hands on."""
-
-    def __init__(self) -> None:
-        self.events: queue.Queue[Any] = queue.Queue()
-
-    def __call__(self, outcome: Any) -> None:
-        for event in outcome.events:
-            self.events.put(event)
-
-    def until_terminal(self, message_id: str) -> list[StatusEvent]:
-        seen: list[StatusEvent] = []
-        while True:
-            event = self.events.get(timeout=10)
-            if isinstance(event, StatusEvent) and event.provider_message_id == message_id:
-                seen.append(event)
-                if event.status.terminal:
-                    return seen
-
-    def inbound(self) -> InboundMessage:
-        while True:
-            event = self.events.get(timeout=10)
-            if isinstance(event, InboundMessage):
-                return event
 
 
 @pytest.fixture

@@ -7,13 +7,12 @@ token, Telnyx Ed25519 with its key); a real endpoint on 127.0.0.1 verifies them 
 
 from __future__ import annotations
 
-import queue
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
+from _routing_kit import Received
 
-from smsbridge import Bridge, InboundMessage, MessageStatus, StatusEvent
+from smsbridge import Bridge, MessageStatus
 from smsbridge.cli._endpoint import WebhookEndpoint
 from smsbridge.providers import Telnyx, Twilio
 from smsbridge.testing import Emulator
@@ -21,32 +20,6 @@ from smsbridge.testing import Emulator
 TWILIO_FROM = "+15005550006"
 TELNYX_FROM = "+15005550007"
 HANDSET = "+14155552671"
-
-
-class Received:
-    """Collects what the endpoint hands on."""
-
-    def __init__(self) -> None:
-        self.events: queue.Queue[Any] = queue.Queue()
-
-    def __call__(self, outcome: Any) -> None:
-        for event in outcome.events:
-            self.events.put(event)
-
-    def until_terminal(self, message_id: str) -> list[StatusEvent]:
-        seen: list[StatusEvent] = []
-        while True:
-            event = self.events.get(timeout=10)
-            if isinstance(event, StatusEvent) and event.provider_message_id == message_id:
-                seen.append(event)
-                if event.status.terminal:
-                    return seen
-
-    def inbound(self) -> InboundMessage:
-        while True:
-            event = self.events.get(timeout=10)
-            if isinstance(event, InboundMessage):
-                return event
 
 
 @pytest.fixture(scope="module")

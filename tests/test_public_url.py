@@ -11,7 +11,6 @@ behind a small path-stripping reverse proxy for the forms that need one.
 
 from __future__ import annotations
 
-import queue
 import socket
 import threading
 import time
@@ -26,12 +25,13 @@ import httpx
 import pytest
 import uvicorn
 from _contrib_kit import make_bridge, twilio_inbound, twilio_status
+from _routing_kit import Received
 from fastapi import FastAPI
 
 from smsbridge import Bridge, ConfigError, MessageStatus, SignatureError, StatusEvent
 from smsbridge.contrib.fastapi import webhook_router
 from smsbridge.testing import Emulator
-from smsbridge.webhooks import WebhookOutcome, WebhookRequest, public_url_for
+from smsbridge.webhooks import WebhookRequest, public_url_for
 
 HANDSET = "+14155552671"
 # Quoted into the callback URL (%2F, %20): the signed query is the encoded one.
@@ -114,26 +114,6 @@ def stripping_proxy(sock: socket.socket, upstream: str, prefix: str) -> Iterator
         server.shutdown()
         server.server_close()
         client.close()
-
-
-class Received:
-    """The adapter's ``on_event``: collects the verified events."""
-
-    def __init__(self) -> None:
-        self.events: queue.Queue[Any] = queue.Queue()
-
-    def __call__(self, outcome: WebhookOutcome) -> None:
-        for event in outcome.events:
-            self.events.put(event)
-
-    def until_terminal(self, message_id: str) -> list[StatusEvent]:
-        seen: list[StatusEvent] = []
-        while True:
-            event = self.events.get(timeout=10)
-            if isinstance(event, StatusEvent) and event.provider_message_id == message_id:
-                seen.append(event)
-                if event.status.terminal:
-                    return seen
 
 
 # -- the forms ------------------------------------------------------------------------------------
