@@ -19,6 +19,7 @@ import pytest
 import uvicorn
 from _contrib_kit import Recorder, make_bridge, twilio_inbound
 from fastapi import FastAPI, Request
+
 from smsbridge.contrib.fastapi import socket_peer, webhook_router
 
 PUBLIC = "https://app.example.com/sms/webhook"
