@@ -143,7 +143,7 @@ def handle(bridge: Bridge, request: WebhookRequest) -> WebhookOutcome:
         if not store.claim(parsed.dedupe_key, "1", ttl):
             outcome = _outcome(codec, parsed, True, None)
         elif parsed.order_keys == NO_ORDER:  # the usual inbound message: nothing to order
-            outcome = _outcome(codec, parsed, False, (False,))
+            outcome = _outcome(codec, parsed, False, None)
         else:
             flags = tuple(
                 False if key is None else _stale(store.advance(key[0], key[1], ttl), key[1])

@@ -38,11 +38,12 @@ def signed_message(timestamp: str, body: bytes) -> bytes:
 
 
 def _one(request: WebhookRequest, name: str) -> str:
-    values = request.headers.get_all(name)
-    if len(values) != 1:
-        problem = "missing" if not values else "repeated"
+    headers = request.headers
+    value = headers.first(name)
+    if value is None or headers.count(name) != 1:
+        problem = "missing" if value is None else "repeated"
         raise SignatureError(f"{problem} {name} header", provider=NAME)
-    return values[0].strip()
+    return value.strip()
 
 
 _NOT_BASE64 = "telnyx-signature-ed25519 is not base64 of 64 bytes"
