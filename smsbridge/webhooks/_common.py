@@ -49,7 +49,6 @@ __all__ = [
     "is_json",
     "load_json",
     "media_type",
-    "new_parsed",
     "opt_out_from_text",
     "parse_form",
     "parse_iso",
@@ -123,9 +122,6 @@ class Parsed(NamedTuple):
 
 NO_ORDER: tuple[None] = (None,)
 """``order_keys`` of a webhook with one event that takes no part in ordering."""
-
-new_parsed = Parsed
-"""``Parsed`` itself, under the name the parsers have used."""
 
 
 def _validated(cls: type[M], values: dict[str, Any]) -> M:

@@ -191,7 +191,7 @@ class WebhookPipeline:
 
     def __init__(self, bridge: Bridge) -> None:
         self.bridge = bridge
-        self.receivers = Receivers(bridge.webhook_providers)
+        self.receivers = Receivers.of_providers(bridge.webhook_providers)
 
     def handle(self, request: WebhookRequest) -> WebhookOutcome:
         """:func:`handle` for this bridge."""

@@ -7,7 +7,7 @@ a bridge groups its receiving providers by codec once, and detection asks the co
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from smsbridge._errors import UnknownProvider
@@ -28,26 +28,26 @@ class Receivers:
 
     __slots__ = ("_by_header", "_groups")
 
-    def __init__(self, providers: Iterable[Provider]) -> None:
-        groups: dict[WebhookCodec, list[Provider]] = {}
-        for provider in providers:
-            codec = type(provider).webhook_codec()
-            if codec is not None:
-                groups.setdefault(codec, []).append(provider)
-        self._groups = {codec: tuple(found) for codec, found in groups.items()}
+    def __init__(self, groups: Mapping[WebhookCodec, tuple[Provider, ...]]) -> None:
+        self._groups = dict(groups)
         self._by_header = {
             header: codec for codec in self._groups for header in codec.signature_headers
         }
 
     @classmethod
+    def of_providers(cls, providers: Iterable[Provider]) -> Receivers:
+        """``providers`` grouped by their webhook codec, in order (those without one left out)."""
+        groups: dict[WebhookCodec, tuple[Provider, ...]] = {}
+        for provider in providers:
+            codec = type(provider).webhook_codec()
+            if codec is not None:
+                groups[codec] = (*groups.get(codec, ()), provider)
+        return cls(groups)
+
+    @classmethod
     def of_codecs(cls, codecs: Iterable[WebhookCodec]) -> Receivers:
         """Receivers for detection only: every codec, with no providers to verify against."""
-        receivers = cls(())
-        receivers._groups = dict.fromkeys(codecs, ())
-        receivers._by_header = {
-            header: codec for codec in receivers._groups for header in codec.signature_headers
-        }
-        return receivers
+        return cls(dict.fromkeys(codecs, ()))
 
     @property
     def names(self) -> tuple[str, ...]:

@@ -21,7 +21,6 @@ from smsbridge.webhooks._common import (
     dedupe_key,
     event_error,
     load_json,
-    new_parsed,
     opt_out_from_text,
     parse_iso,
     reference_from,
@@ -181,10 +180,10 @@ def parse_telnyx(body: bytes, url: str) -> Parsed:
     if event_type == "message.received":
         inbound = _inbound(payload, data, document)
         key = dedupe_key(NAME, event_id, "received")
-        return new_parsed(NAME, (inbound,), key, NO_ORDER)
+        return Parsed(NAME, (inbound,), key, NO_ORDER)
     if event_type not in _STATUS_EVENTS:
         raise MalformedWebhook("unsupported Telnyx event type", provider=NAME)
     occurred = parse_iso(data.get("occurred_at"))
     events, order = _statuses(payload, occurred, url, document)
     key = dedupe_key(NAME, event_id, event_type, events[0].raw_status)
-    return new_parsed(NAME, tuple(events), key, tuple(order))
+    return Parsed(NAME, tuple(events), key, tuple(order))

@@ -28,7 +28,6 @@ from smsbridge.webhooks._common import (
     dedupe_key,
     event_error,
     load_json,
-    new_parsed,
     opt_out_from_text,
     parse_iso,
     reference_from,
@@ -110,7 +109,7 @@ def _inbound(payload: dict[str, Any]) -> Parsed:
         "raw": payload,
     }
     event = build(InboundMessage, values)
-    return new_parsed(NAME, (event,), dedupe_key(NAME, message_id, "received"), NO_ORDER)
+    return Parsed(NAME, (event,), dedupe_key(NAME, message_id, "received"), NO_ORDER)
 
 
 def _error(payload: dict[str, Any]) -> tuple[str | None, str]:
@@ -155,7 +154,7 @@ def _status(payload: dict[str, Any], url: str) -> Parsed:
     # A status we do not know must not block the ones we do.
     order = status_order_key(NAME, message_id, to, status) if known else None
     key = dedupe_key(NAME, message_id, raw_status)
-    return new_parsed(NAME, (event,), key, (order,))
+    return Parsed(NAME, (event,), key, (order,))
 
 
 def parse_vonage(body: bytes, url: str) -> Parsed:
