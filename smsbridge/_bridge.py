@@ -1,7 +1,8 @@
 """The :class:`Bridge`: the one object an application talks to.
 
 It normalises what the caller gives it into an :class:`OutboundMessage`, hands it to the
-routing policy (a single provider is the simplest policy), and owns the pooled HTTP clients.
+routing policy (a single provider is the simplest policy) or, for many messages, to the bulk
+drivers (:mod:`smsbridge.bulk`), and owns the HTTP clients (:mod:`smsbridge._clients`).
 Webhooks come in through :meth:`Bridge.handle_webhook`.
 """
 
@@ -10,29 +11,39 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
-import httpx
-
-from smsbridge._errors import ConfigError, InvalidRequest
+from smsbridge._clients import Clients
+from smsbridge._errors import ConfigError
 from smsbridge._models import OutboundMessage, SendResult
-from smsbridge._outbound import check_text, checked_media
-from smsbridge._phone import to_e164
+from smsbridge._outbound import build_message, with_warnings
 from smsbridge._public_url import split_public_url, trusted_networks
-from smsbridge._segments import WARN_SEGMENTS, check_body
+from smsbridge.providers._checks import check_positive
 from smsbridge.routing._breaker import CircuitBreaker
 from smsbridge.routing._retry import Retry
+from smsbridge.stores._degrade import DegradeOpen
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+    from smsbridge.bulk import BulkInput, BulkItem, BulkProgress
     from smsbridge.providers._base import Provider
     from smsbridge.providers._shell import AsyncSender, SyncSender
     from smsbridge.routing._observe import Hooks, OnAttempt, OnBreakerChange, OnFailover
     from smsbridge.routing._policy import Policy
+    from smsbridge.routing._rates import RateLimits
     from smsbridge.stores._base import Store
     from smsbridge.webhooks._handle import WebhookPipeline
     from smsbridge.webhooks._outcome import WebhookOutcome
@@ -74,26 +85,22 @@ class Bridge:
         webhook_path: where the webhook endpoint is mounted (default ``/sms/webhook``); a
             ``public_url`` ending in it names the endpoint itself.
         http_client: a sync client to use instead of the bridge's own pooled ``httpx.Client``.
-        async_http_client: an async client (``httpx.AsyncClient`` or any ``AsyncSender``).
+        async_http_client: an async client (``httpx.AsyncClient`` or any ``AsyncSender``)
+            instead of the bridge's own (aiohttp on asyncio, httpx under trio).
         delivery: ``"at_most_once"`` (default) never re-sends after an ambiguous failure;
             ``"at_least_once"`` does.
         trusted_proxies: addresses or CIDR networks of the application's own reverse proxies;
             only requests from them may set ``X-Forwarded-*`` (never trusted by default).
         webhook_tolerance: seconds a Telnyx webhook timestamp may be from now.
         max_body_size: largest webhook body accepted, in bytes (413 beyond); default 64 KiB,
-            about two and a half times the largest webhook either provider documents (see
-            ``DEFAULT_MAX_BODY``).
+            over twice the largest documented webhook (see ``DEFAULT_MAX_BODY``).
         dedupe_ttl: how long webhook de-duplication and status ordering remember a message.
-        clock: wall-clock seconds, against which webhook timestamps are checked (injectable
-            for tests).
-        receive_only: providers whose webhooks are verified and handled but which never
-            send: keep the old vendor here when swapping vendors, so its late status
-            callbacks still arrive.
-        retry: how to retry one provider (a :class:`~smsbridge.routing.Retry`; ``None`` for
-            no retries).
+        clock: wall-clock seconds, to check webhook timestamps against (for tests).
+        receive_only: providers whose webhooks are handled but which never send: the old
+            vendor after a swap, so its late status callbacks still arrive.
+        retry: how to retry one provider (:class:`~smsbridge.routing.Retry`; ``None``: never).
         breaker: the per-provider :class:`~smsbridge.routing.CircuitBreaker`, or ``None``.
-        hooks: callbacks on attempts, failovers and breaker changes
-            (:class:`~smsbridge.routing.Hooks`).
+        hooks: callbacks on attempts, failovers, breaker changes (a ``routing.Hooks``).
         idempotency_ttl: seconds an idempotency key is remembered (default 24 h).
         idempotency_wait: seconds a repeated key waits for the send in flight.
         reconcile: read back after a failure that may hide an accepted message, before any
@@ -101,6 +108,8 @@ class Bridge:
         reconcile_delay: seconds to wait before that read-back.
         any_sender: ``send(from_=...)`` may fail over to providers that do not own that
             sender (they send from their own).
+        rate_limits: a :class:`~smsbridge.routing.RateLimits` (messages per second per
+            provider and sender, shared by every process on the store); ``None``: unlimited.
         sleep, async_sleep, random: how the engines wait and draw retry jitter (for tests).
         on_attempt, on_failover, on_breaker_change: deprecated; use ``hooks=Hooks(...)``.
     """
@@ -129,6 +138,7 @@ class Bridge:
         reconcile: bool = False,
         reconcile_delay: float = 1.0,
         any_sender: bool = False,
+        rate_limits: RateLimits | None = None,
         sleep: Callable[[float], None] | None = None,
         async_sleep: Callable[[float], Awaitable[None]] | None = None,
         random: Callable[[], float] | None = None,
@@ -146,26 +156,15 @@ class Bridge:
             public_url, webhook_path
         )
         if delivery not in ("at_most_once", "at_least_once"):
-            raise ConfigError(
-                "delivery must be 'at_most_once' or 'at_least_once'", variable="delivery"
-            )
+            raise ConfigError("delivery is 'at_most_once' or 'at_least_once'", variable="delivery")
         self.delivery: Delivery = delivery
         self.trusted_proxies = tuple(trusted_proxies)
         # Parsed once here: a bad entry fails at start-up, and no webhook parses them again.
         self.trusted_networks = trusted_networks(self.trusted_proxies)
-        for name, value in (
-            ("webhook_tolerance", webhook_tolerance),
-            ("max_body_size", max_body_size),
-            ("dedupe_ttl", dedupe_ttl),
-        ):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-                raise ConfigError(f"{name} must be a positive number", variable=name)
-        self.webhook_tolerance = float(webhook_tolerance)
-        self.max_body_size = int(max_body_size)
-        self.dedupe_ttl = float(dedupe_ttl)
+        self.webhook_tolerance = check_positive(webhook_tolerance, "webhook_tolerance")
+        self.max_body_size = int(check_positive(max_body_size, "max_body_size"))
+        self.dedupe_ttl = check_positive(dedupe_ttl, "dedupe_ttl")
         self.clock = clock
-        from smsbridge.stores._degrade import DegradeOpen
-
         # Webhook de-duplication degrades open while the store is down, logged once an outage.
         self.dedupe_guard = DegradeOpen("webhook de-duplication")
         # Every refused webhook is logged, each error code at most once a minute; the log is
@@ -189,13 +188,13 @@ class Bridge:
             on_attempt=on_attempt,
             on_failover=on_failover,
             on_breaker_change=on_breaker_change,
+            rate_limits=rate_limits,
+            store=self.store,
+            providers=tuple(self.policy.providers()),
         )
-        self._client = http_client
-        self._own_client = http_client is None
-        self._aclient = async_http_client
-        self._own_aclient = async_http_client is None
+        self.clients = Clients(http_client, async_http_client)
 
-    # -- providers ---------------------------------------------------------------------
+    # -- providers and clients ------------------------------------------------------------
     @property
     def providers(self) -> tuple[Provider, ...]:
         """Every provider the policy can use, in preference order, without repeats."""
@@ -223,20 +222,17 @@ class Bridge:
                 return provider
         raise ConfigError(f"no provider named {name!r} is configured", variable="providers")
 
-    # -- clients -----------------------------------------------------------------------
     @property
     def client(self) -> SyncSender:
-        """The pooled sync HTTP client, created on first use."""
-        if self._client is None:
-            self._client = httpx.Client(follow_redirects=False)
-        return self._client
+        """The sync HTTP client: the one given, or a pooled ``httpx.Client`` made on first use."""
+        return self.clients.sync
 
     @property
     def async_client(self) -> AsyncSender:
-        """The pooled async HTTP client, created on first use."""
-        if self._aclient is None:
-            self._aclient = httpx.AsyncClient(follow_redirects=False)
-        return self._aclient
+        """The async HTTP client: the one given, or the bridge's own for the running loop
+        (an :class:`~smsbridge.transports.AiohttpSender` on asyncio, an
+        ``httpx.AsyncClient`` under trio), made on first use."""
+        return self.clients.async_
 
     # -- building messages -------------------------------------------------------------
     def message(
@@ -259,36 +255,23 @@ class Bridge:
             InvalidRequest: no body and no media, an argument of the wrong type, or a media
                 URL that is not http(s).
         """
-        media = checked_media(media_urls)
-        if body is None:  # an MMS with media only, written the obvious way
-            body = ""
-        check_text(
-            body=body,
+        return build_message(
+            to,
+            body,
             from_=from_,
+            media_urls=media_urls,
+            region=region,
             reference=reference,
             idempotency_key=idempotency_key,
             status_callback=status_callback,
-        )
-        info = check_body(body)
-        if not body and not media:
-            raise InvalidRequest("a message needs a body or media_urls", failure="rejected")
-        return OutboundMessage(
-            to=to_e164(to, region),
-            body=body,
-            from_=from_,
-            media_urls=media,
-            reference=reference,
-            idempotency_key=idempotency_key,
-            status_callback=status_callback or self.status_callback_url(reference),
-            segments=info,
+            default_callback=self.status_callback_url,
         )
 
     @property
     def webhook_url(self) -> str | None:
         """The webhook endpoint's full public URL (``None`` without ``public_url``)."""
-        if self.public_url is None:
-            return None
-        return self.public_endpoint or self.public_url + self.webhook_path
+        base = self.public_url
+        return None if base is None else self.public_endpoint or base + self.webhook_path
 
     def status_callback_url(self, reference: str | None) -> str | None:
         """The status webhook URL for a send, carrying ``reference``; ``None`` without
@@ -299,15 +282,6 @@ class Bridge:
         if reference is not None:
             url += f"?{REFERENCE_PARAM}={quote(reference, safe='')}"
         return url
-
-    @staticmethod
-    def _warnings(message: OutboundMessage) -> tuple[str, ...]:
-        info = message.segments
-        if info is None or info.segments <= WARN_SEGMENTS:
-            return ()
-        text = f"body takes {info.segments} {info.encoding} segments (over {WARN_SEGMENTS})"
-        log.warning(text, extra={"segments": info.segments, "encoding": info.encoding})
-        return (text,)
 
     # -- sending -----------------------------------------------------------------------
     def send(
@@ -355,7 +329,7 @@ class Bridge:
             status_callback=status_callback,
         )
         result = send_sync(self, message)
-        return self._finish(result, message)
+        return with_warnings(result, message)
 
     async def asend(
         self,
@@ -383,11 +357,69 @@ class Bridge:
             status_callback=status_callback,
         )
         result = await send_async(self, message)
-        return self._finish(result, message)
+        return with_warnings(result, message)
 
-    def _finish(self, result: SendResult, message: OutboundMessage) -> SendResult:
-        warnings = self._warnings(message)
-        return result.model_copy(update={"warnings": warnings}) if warnings else result
+    def send_many(
+        self,
+        messages: Iterable[BulkInput],
+        *,
+        concurrency: int = 16,
+        job: str | None = None,
+        on_progress: Callable[[BulkProgress], None] | None = None,
+        start: int = 0,
+    ) -> Iterator[BulkItem]:
+        """Send many messages, ``concurrency`` at a time, yielding one item per input.
+
+        Items come in completion order, each with its ``index``, ``input``, and ``result`` or
+        ``error`` (typed as :meth:`send` raises them): one failure never stops the others.
+        Failover, retries, rate limits and idempotency apply per message; inputs are read as
+        needed, so memory stays flat. See docs/bulk.md.
+
+        Args:
+            messages: any iterable of :class:`OutboundMessage` or mappings of :meth:`send`'s
+                keywords (``{"to": ..., "body": ...}``).
+            concurrency: sends in flight at once (threads on the sync client).
+            job: makes the send resumable: each message's idempotency key derives from the
+                job, its position and its content, kept in the store (``SQLiteStore`` or
+                ``RedisStore`` to outlive the process). A rerun returns what was sent
+                (``item.resumed``), sends the rest, and reports what may have gone out
+                (``item.ambiguous``) without sending it again.
+            on_progress: called after each item with the running :class:`BulkProgress`.
+            start: the index of the first input: a chunk of a larger job numbers its
+                messages by their place in the whole job (the same keys on any worker).
+
+        Stopping early lets the sends in flight finish. An exception raised by ``messages``
+        is raised once the items before it are out.
+
+        Raises:
+            ConfigError: a bad ``concurrency``, ``job`` or ``start``.
+        """
+        from smsbridge.bulk._sync import send_many
+
+        return send_many(
+            self, messages, concurrency=concurrency, job=job, on_progress=on_progress, start=start
+        )
+
+    def asend_many(
+        self,
+        messages: Iterable[BulkInput] | AsyncIterable[BulkInput],
+        *,
+        concurrency: int = 50,
+        job: str | None = None,
+        on_progress: Callable[[BulkProgress], None] | None = None,
+        start: int = 0,
+    ) -> AsyncIterator[BulkItem]:
+        """Async twin of :meth:`send_many` (``async for item in sms.asend_many(...)``):
+        ``concurrency`` tasks on the async client; ``messages`` may also be an async iterable.
+
+        Stopping early cancels the sends in flight (each ends its idempotency claim as
+        cancelled; under trio, close the iterator with ``contextlib.aclosing``).
+        """
+        from smsbridge.bulk._async import asend_many
+
+        return asend_many(
+            self, messages, concurrency=concurrency, job=job, on_progress=on_progress, start=start
+        )
 
     # -- webhooks ----------------------------------------------------------------------
     def handle_webhook(self, request: WebhookRequest) -> WebhookOutcome:
@@ -411,48 +443,35 @@ class Bridge:
         ``SMSBRIDGE_PROVIDERS`` names the providers that send, in order, each reading its usual
         variables; ``SMSBRIDGE_RECEIVE_ONLY`` the ones kept for receiving only;
         ``SMSBRIDGE_STORE`` the store (``memory:``, the default; ``sqlite:///path/file.db``;
-        ``redis://host:port/db``). Keyword arguments go to the constructor and win.
+        ``redis://host:port/db``); ``SMSBRIDGE_RATE_LIMITS`` the rate limits
+        (``twilio=100,+15017122661=1``). Keyword arguments go to the constructor and win.
 
         Raises:
             ConfigError: naming the variable that is missing or malformed.
         """
         import os
 
-        return cls._configured(os.environ if environ is None else environ, kwargs)
+        from smsbridge._config import bridge_arguments
+
+        return cls(**bridge_arguments(os.environ if environ is None else environ, kwargs))
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], **kwargs: Any) -> Bridge:
         """The same as :meth:`from_env`, from a mapping (e.g. a parsed TOML file), with the
-        same upper-case names or ``providers``, ``receive_only`` and ``store`` keys."""
-        return cls._configured(config, kwargs)
+        same upper-case names or ``providers``, ``receive_only``, ``store`` and
+        ``rate_limits`` keys."""
+        from smsbridge._config import bridge_arguments
 
-    @classmethod
-    def _configured(cls, config: Mapping[str, Any], kwargs: dict[str, Any]) -> Bridge:
-        from smsbridge._config import providers_from_mapping, receive_only_from_mapping
-
-        providers = providers_from_mapping(config)
-        kwargs.setdefault("receive_only", receive_only_from_mapping(config))
-        if "store" not in kwargs:
-            url = config.get("SMSBRIDGE_STORE", config.get("store"))
-            if url not in (None, ""):
-                from smsbridge.stores import store_from_url
-
-                kwargs["store"] = store_from_url(url, variable="SMSBRIDGE_STORE")
-        return cls(providers, **kwargs)
+        return cls(**bridge_arguments(config, kwargs))
 
     # -- lifecycle ---------------------------------------------------------------------
     def close(self) -> None:
         """Close the sync client if the bridge created it."""
-        if self._own_client and isinstance(self._client, httpx.Client):
-            self._client.close()
-            self._client = None
+        self.clients.close()
 
     async def aclose(self) -> None:
-        """Close both clients if the bridge created them."""
-        if self._own_aclient and self._aclient is not None:
-            await self._aclient.aclose()
-            self._aclient = None
-        self.close()
+        """Close the clients the bridge created (given ones are the caller's to close)."""
+        await self.clients.aclose()
 
     def __enter__(self) -> Self:
         return self

@@ -1,4 +1,5 @@
-"""Checks of what a caller gives ``Bridge.send``: text arguments and media URLs.
+"""From what a caller gives ``Bridge.send`` to an :class:`~smsbridge.OutboundMessage`: checks
+of text arguments and media URLs, and the warnings a result carries.
 
 Bad arguments are the caller's bug, but still a typed :class:`~smsbridge.InvalidRequest` with a
 stable code: a stray ``TypeError`` or pydantic ``ValidationError`` from deep inside would be
@@ -7,14 +8,69 @@ neither.
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
 from smsbridge._errors import InvalidRequest
+from smsbridge._models import OutboundMessage, SendResult
+from smsbridge._phone import to_e164
+from smsbridge._segments import WARN_SEGMENTS, check_body
 
-__all__ = ["MAX_MEDIA", "check_text", "checked_media"]
+__all__ = ["MAX_MEDIA", "build_message", "check_text", "checked_media", "with_warnings"]
+
+log = logging.getLogger("smsbridge")
+
+
+def build_message(
+    to: str,
+    body: str,
+    *,
+    from_: str | None,
+    media_urls: Iterable[str],
+    region: str | None,
+    reference: str | None,
+    idempotency_key: str | None,
+    status_callback: str | None,
+    default_callback: Callable[[str | None], str | None],
+) -> OutboundMessage:
+    """The checked, normalised message (see ``Bridge.message``); ``default_callback`` gives
+    the status webhook URL for a ``reference`` when ``status_callback`` is not given."""
+    media = checked_media(media_urls)
+    if body is None:  # an MMS with media only, written the obvious way
+        body = ""
+    check_text(
+        body=body,
+        from_=from_,
+        reference=reference,
+        idempotency_key=idempotency_key,
+        status_callback=status_callback,
+    )
+    info = check_body(body)
+    if not body and not media:
+        raise InvalidRequest("a message needs a body or media_urls", failure="rejected")
+    return OutboundMessage(
+        to=to_e164(to, region),
+        body=body,
+        from_=from_,
+        media_urls=media,
+        reference=reference,
+        idempotency_key=idempotency_key,
+        status_callback=status_callback or default_callback(reference),
+        segments=info,
+    )
+
+
+def with_warnings(result: SendResult, message: OutboundMessage) -> SendResult:
+    """``result`` with a warning (also logged) when the body takes many segments."""
+    info = message.segments
+    if info is None or info.segments <= WARN_SEGMENTS:
+        return result
+    text = f"body takes {info.segments} {info.encoding} segments (over {WARN_SEGMENTS})"
+    log.warning(text, extra={"segments": info.segments, "encoding": info.encoding})
+    return result.model_copy(update={"warnings": (text,)})
 
 
 def check_text(**values: Any) -> None:

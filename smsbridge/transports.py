@@ -18,6 +18,8 @@ refused connection is *refused* and a read timeout *ambiguous*, exactly as with 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncGenerator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -87,6 +89,7 @@ class AiohttpSender:
         self.trust_env = trust_env
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._closer: AsyncGenerator[None, None] | None = None
         self._timeouts: dict[_TimeoutKey, Any] = {}
 
     # -- the AsyncSender protocol --------------------------------------------------------------
@@ -125,9 +128,14 @@ class AiohttpSender:
 
     async def aclose(self) -> None:
         """Close the pooled session (a later send opens a new one)."""
-        session, self._session, self._loop = self._session, None, None
-        if session is not None and not session.closed:
-            await session.close()
+        closer, self._closer, self._session, self._loop = self._closer, None, None, None
+        if closer is not None:
+            await closer.aclose()  # its ``finally`` closes the session
+
+    @property
+    def is_closed(self) -> bool:
+        """True when no session is open (before the first send, or after :meth:`aclose`)."""
+        return self._session is None or self._session.closed
 
     async def __aenter__(self) -> Self:
         return self
@@ -176,6 +184,15 @@ class AiohttpSender:
                 trace_configs=[tracing],
             )
             self._loop = loop
+            # Close the session when its loop shuts down, if nobody called aclose: asyncio.run
+            # (and every runner built on asyncio.Runner) finalises the loop's async generators
+            # before closing it, so a started one whose ``finally`` closes the session is the
+            # loop's own shutdown hook. A bridge's default sender relies on it: an application
+            # that never closes its bridge gets no "Unclosed client session" warning.
+            closer = _close_at_shutdown(self._session)
+            with contextlib.suppress(StopIteration):
+                closer.asend(None).send(None)  # run it to its yield: registered, waiting
+            self._closer = closer
         return self._session
 
     def _timeout(self, request: httpx.Request) -> Any:
@@ -192,6 +209,15 @@ class AiohttpSender:
                 sock_read=read,
             )
         return cached
+
+
+async def _close_at_shutdown(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
+    """Wait; close ``session`` when finalised (at loop shutdown, or by :meth:`aclose`)."""
+    try:
+        yield
+    finally:
+        if not session.closed:
+            await session.close()
 
 
 async def _connected(session: Any, context: Any, params: Any) -> None:

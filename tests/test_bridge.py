@@ -27,6 +27,7 @@ from smsbridge import (
 from smsbridge.providers import Telnyx, Twilio
 from smsbridge.providers._base import Provider
 from smsbridge.testing import Emulator, RecordingProvider
+from smsbridge.transports import AiohttpSender
 
 TWILIO_FROM = "+13125550100"
 TELNYX_FROM = "+13125550101"
@@ -154,7 +155,7 @@ async def test_asend(emu: Emulator, name: str, media: list[str]) -> None:
 
 
 @pytest.mark.anyio
-async def test_concurrent_asends_share_one_client(emu: Emulator) -> None:
+async def test_concurrent_asends_share_one_client(emu: Emulator, anyio_backend: str) -> None:
     """Twenty concurrent asends all arrive, through the bridge's one pooled async client."""
     results: list[str] = []
     async with Bridge(telnyx(emu)) as sms:
@@ -167,7 +168,10 @@ async def test_concurrent_asends_share_one_client(emu: Emulator) -> None:
             for i in range(20):
                 group.start_soon(one, i)
         client = sms.async_client
-        assert isinstance(client, httpx.AsyncClient)
+        # The bridge's own transport: aiohttp on asyncio, httpx under trio.
+        expected = AiohttpSender if anyio_backend == "asyncio" else httpx.AsyncClient
+        assert isinstance(client, expected)
+        assert not client.is_closed
     assert client.is_closed
     assert sorted(results) == sorted(m["id"] for m in emu.messages("telnyx"))
     assert len(set(results)) == 20
@@ -386,12 +390,15 @@ def test_context_manager_closes_its_own_client(emu: Emulator) -> None:
 
 
 @pytest.mark.anyio
-async def test_async_context_manager_closes_its_own_clients(emu: Emulator) -> None:
+async def test_async_context_manager_closes_its_own_clients(
+    emu: Emulator, anyio_backend: str
+) -> None:
     """Leaving `async with` closes the async client (and a sync one) the bridge created."""
     async with Bridge(twilio(emu)) as sms:
         await sms.asend(to="+14155552671", body="hi")
         aclient, client = sms.async_client, sms.client
-        assert isinstance(aclient, httpx.AsyncClient)
+        expected = AiohttpSender if anyio_backend == "asyncio" else httpx.AsyncClient
+        assert isinstance(aclient, expected)
         assert isinstance(client, httpx.Client)
     assert aclient.is_closed
     assert client.is_closed
@@ -764,3 +771,24 @@ def test_clock_decides_telnyx_staleness() -> None:
     sms = Bridge(Telnyx("KEY1", public_key=pair.public_key_b64), clock=lambda: 1_000_301.0)
     with pytest.raises(StaleWebhook):
         sms.handle_webhook(WebhookRequest("POST", "https://a.test/hook", headers, body))
+
+
+def test_default_async_sender_closes_with_its_loop(emu: Emulator) -> None:
+    """A bridge never closed still leaves no open aiohttp session once asyncio.run ends (the
+    loop's shutdown closes it), and the next asyncio.run gets a working session again."""
+    import asyncio
+
+    sms = Bridge(twilio(emu))
+
+    async def once() -> AiohttpSender:
+        await sms.asend(to="+14155552671", body="hi")
+        sender = sms.async_client
+        assert isinstance(sender, AiohttpSender)
+        assert not sender.is_closed
+        return sender
+
+    sender = asyncio.run(once())
+    assert sender.is_closed
+    assert asyncio.run(once()) is sender
+    assert sender.is_closed
+    assert len(emu.messages("twilio")) == 2

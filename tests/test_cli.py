@@ -234,12 +234,11 @@ def test_send_help_prints_the_default_store(env: dict[str, str]) -> None:
     assert f"sqlite:///{env['XDG_STATE_HOME']}/smsbridge/smsbridge.db" in folded
 
 
-def test_a_repeated_to_is_a_usage_error(env: dict[str, str], emu: Emulator) -> None:
-    """Two --to flags would silently send to the last one only: a usage error, exit 2."""
+def test_a_repeated_to_sends_to_each(env: dict[str, str], emu: Emulator) -> None:
+    """Two --to flags send the message to both (a bulk send), never to the last one only."""
     result = run("send", "--to", HANDSET, "--to", "+14155552672", "--body", "x", env=env)
-    assert result.returncode == 2
-    assert "--to was given more than once" in result.stderr
-    assert emu.messages() == []
+    assert result.returncode == 0, result.stderr
+    assert sorted(m["to"] for m in emu.messages()) == [HANDSET, "+14155552672"]
 
 
 def test_an_ambiguous_failure_says_it_may_have_been_sent(

@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     from smsbridge.cli import demo as demo_command
     from smsbridge.cli import emulator as emulator_command
     from smsbridge.cli import send as send_command
+    from smsbridge.cli import send_many as send_many_command
     from smsbridge.cli import serve as serve_command
     from smsbridge.cli import webhook_check
 
@@ -92,12 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     send = commands.add_parser(
         "send",
-        help="send one message with Bridge.from_env()",
+        help="send one message (or many: --csv, --to-file, --bulk) with Bridge.from_env()",
         description="Send one SMS/MMS using SMSBRIDGE_PROVIDERS and the providers' variables "
         "(TWILIO_BASE_URL / TELNYX_BASE_URL point them at the emulator). Idempotency keys are "
-        "kept in a persistent store, so a repeated run with the same key does not send again.",
+        "kept in a persistent store, so a repeated run with the same key does not send again. "
+        "With --csv, --to-file or --bulk it sends many messages, resumable with --job.",
     )
     send_command.add_arguments(send)
+    send_many_command.add_arguments(send)
     send.set_defaults(func=_send)
 
     emulator = commands.add_parser(

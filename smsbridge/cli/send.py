@@ -1,5 +1,9 @@
 """``smsbridge send``: one message through ``Bridge.from_env()``, keyed in a persistent store.
 
+Given ``--csv``, ``--to-file`` or ``--bulk`` (or another option of a bulk send), the command
+sends many messages instead: :mod:`smsbridge.cli.send_many` does that, with the same store and
+bridge as this module builds.
+
 Each run of the command is a new process, so an in-memory store would forget an idempotency
 key at once and ``--idempotency-key`` would not stop a second send. The command therefore keeps
 its state in a SQLite file in the user's state directory (``platformdirs``' ``user_state_dir``:
@@ -14,9 +18,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from smsbridge._bridge import Bridge
     from smsbridge.stores import Store
 
-__all__ = ["add_arguments", "default_store_path", "default_store_url", "run_send"]
+__all__ = [
+    "UsageError",
+    "add_arguments",
+    "bridge_from_args",
+    "default_store_path",
+    "default_store_url",
+    "run_send",
+]
+
+
+class UsageError(ValueError):
+    """A command line that cannot run as given (conflicting or missing options): exit 2."""
 
 
 def default_store_path() -> Path:
@@ -32,32 +48,26 @@ def default_store_url() -> str:
     return f"sqlite:///{default_store_path().as_posix()}"
 
 
-class _Once(argparse.Action):
-    """A flag that may be given once: a second ``--to`` would silently drop the first."""
-
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: Any,
-        option_string: str | None = None,
-    ) -> None:
-        if getattr(namespace, self.dest, None) is not None:
-            parser.error(
-                f"{option_string} was given more than once: smsbridge send sends one message "
-                "(run it once per recipient)"
-            )
-        setattr(namespace, self.dest, values)
-
-
 def add_arguments(send: argparse.ArgumentParser) -> None:
     """The options of ``smsbridge send``."""
+    # Collected as a list so that a repeated --to sends to each (argparse would otherwise keep
+    # the last one only, silently).
     send.add_argument(
-        "--to", required=True, action=_Once, help="recipient, E.164 or national with --region"
+        "--to",
+        action="append",
+        metavar="NUMBER",
+        help="recipient, E.164 or national with --region (repeat it to send to each)",
     )
     send.add_argument("--body", default="", help="message text")
     send.add_argument("--from", dest="from_", help="sender number or ID")
-    send.add_argument("--media", action="append", metavar="URL", help="media URL (repeatable)")
+    send.add_argument(
+        "--media",
+        "--media-url",
+        dest="media",
+        action="append",
+        metavar="URL",
+        help="media URL (repeatable)",
+    )
     send.add_argument("--provider", help="use only this provider (twilio, telnyx)")
     send.add_argument("--region", help="region of a national --to number, e.g. US or GB")
     send.add_argument("--reference", help="your reference, returned on status events")
@@ -90,8 +100,13 @@ def _default_store() -> Store:
         ) from None
 
 
-def run_send(args: argparse.Namespace, environ: Any = None) -> int:
-    """Send the message the arguments describe; print the result. Returns the exit code."""
+def bridge_from_args(args: argparse.Namespace, environ: Any = None) -> Bridge:
+    """The bridge a ``send`` command line describes: ``Bridge.from_env()`` with the store of
+    ``--store``, ``SMSBRIDGE_STORE`` or the default SQLite file, narrowed to ``--provider``.
+
+    Raises:
+        ConfigError: a missing or malformed setting (exit 2).
+    """
     import os
 
     from smsbridge._bridge import Bridge
@@ -110,9 +125,30 @@ def run_send(args: argparse.Namespace, environ: Any = None) -> int:
     bridge = Bridge.from_env(environ, **options)
     if args.provider:
         bridge = Bridge(bridge.provider(args.provider.lower()), **options)
-    with bridge:
+    return bridge
+
+
+def _recipient(args: argparse.Namespace) -> str:
+    """The one ``--to`` of a one-message send."""
+    if not args.to:
+        raise UsageError(
+            "smsbridge send needs --to NUMBER (repeat it, or give --csv FILE or --to-file FILE, "
+            "to send many messages)"
+        )
+    return str(args.to[0])
+
+
+def run_send(args: argparse.Namespace, environ: Any = None) -> int:
+    """Send the message the arguments describe (or, for a bulk command line, every message:
+    see :mod:`smsbridge.cli.send_many`); print the result. Returns the exit code."""
+    from smsbridge.cli.send_many import run_send_many, wants_bulk
+
+    if wants_bulk(args):
+        return run_send_many(args, environ)
+    to = _recipient(args)
+    with bridge_from_args(args, environ) as bridge:
         result = bridge.send(
-            to=args.to,
+            to=to,
             body=args.body or "",
             from_=args.from_,
             media_urls=args.media or (),

@@ -34,16 +34,23 @@ however the message was enqueued (``delay``, ``apply_async``, a canvas, or ``app
 by name from code that never imports this module). A second enqueue of the same business event
 gets a new task id; pass ``idempotency_key`` derived from the event (``f"otp-{login.id}"``) to
 send it once.
+
+Bulk jobs: :func:`send_job` cuts a job's messages into chunks, one task per chunk, run by the
+task :func:`chunk_task` registers (:meth:`~smsbridge.Bridge.send_many` over the chunk, under the
+job's name); its :class:`JobHandle` waits for the job's :class:`JobSummary`. Each message is
+keyed by its position in the whole job, so workers sharing a Redis store never send it twice
+and a rerun of the job resumes it::
+
+    send_chunk = chunk_task(app, make_bridge)
+    summary = send_job(send_chunk, rows, job="december-promo", chunk_size=500).wait()
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import os
 import random
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -58,63 +65,16 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
     raise missing_extra("celery", "celery") from exc
 
+from smsbridge.contrib._celery_common import BridgeFactory, PerProcess, check_bridge, register
+from smsbridge.contrib._celery_jobs import JobHandle, JobSummary, chunk_task, send_job
+from smsbridge.providers._checks import check_positive
+
 if TYPE_CHECKING:
     from smsbridge._models import SendResult
 
-__all__ = ["BridgeFactory", "send_task"]
+__all__ = ["BridgeFactory", "JobHandle", "JobSummary", "chunk_task", "send_job", "send_task"]
 
 log = logging.getLogger("smsbridge.contrib")
-
-BridgeFactory = Callable[[], Bridge]
-"""A zero-argument callable returning a new :class:`~smsbridge.Bridge`."""
-
-# Options send_task sets itself: the task must be bound (it calls self.retry), created now (so
-# the caller gets the task, not a proxy) and belong to this app only (its bridge is this app's).
-_RESERVED = ("bind", "lazy", "shared")
-
-# A fork copies a lock in whatever state another thread left it: start each child afresh.
-_lock = threading.Lock()
-
-
-def _new_lock() -> None:
-    global _lock
-    _lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_new_lock)
-
-
-class _PerProcess:
-    """The bridge of the current process: a given one, or made by the factory once per process.
-
-    A bridge holds pooled connections, which must not be shared with a forked child; keyed on
-    the process id, a prefork worker child makes its own on its first task.
-    """
-
-    def __init__(self, source: Bridge | BridgeFactory) -> None:
-        self._source = source
-        # (process id, bridge) in one attribute, so a reader never pairs one process's bridge
-        # with another's id.
-        self._made: tuple[int, Bridge] | None = None
-
-    def get(self) -> Bridge:
-        if isinstance(self._source, Bridge):
-            return self._source
-        pid, made = os.getpid(), self._made
-        if made is not None and made[0] == pid:
-            return made[1]
-        with _lock:
-            made = self._made
-            if made is None or made[0] != pid:
-                bridge = self._source()
-                if not isinstance(bridge, Bridge):
-                    raise ConfigError(
-                        f"the bridge factory returned {type(bridge).__name__}, not a Bridge",
-                        variable="bridge",
-                    )
-                made = self._made = (pid, bridge)
-            return made[1]
 
 
 @dataclass(frozen=True)
@@ -206,22 +166,13 @@ def send_task(
         ConfigError: ``bridge`` is neither a Bridge nor callable, a number is out of range,
             ``bind``/``lazy``/``shared`` is among the options, or ``name`` is already taken.
     """
-    if not isinstance(bridge, Bridge) and not callable(bridge):
-        raise ConfigError("bridge must be a Bridge or a function returning one", variable="bridge")
+    check_bridge(bridge)
     if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
         raise ConfigError("max_retries must be an int >= 0", variable="max_retries")
     for option, value in (("backoff", backoff), ("max_backoff", max_backoff)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            raise ConfigError(f"{option} must be a positive number", variable=option)
-        if not math.isfinite(value):
+        if not math.isfinite(check_positive(value, option)):
             raise ConfigError(f"{option} must be finite", variable=option)
-    reserved = sorted(set(task_options) & set(_RESERVED))
-    if reserved:
-        raise ConfigError(f"send_task sets {', '.join(reserved)} itself", variable=reserved[0])
-    # The registry itself: ``app.tasks`` would finalize the app before it is configured.
-    if name in getattr(app, "_tasks", {}):
-        raise ConfigError(f"a task named {name!r} is already registered", variable="name")
-    source = _PerProcess(bridge)
+    source = PerProcess(bridge)
     policy = _Policy(max_retries, float(backoff), float(max_backoff), jitter)
 
     def send(
@@ -261,17 +212,12 @@ def send_task(
             ) from error
         return result.model_dump(mode="json", exclude={"raw"})
 
-    task = app.task(
+    task = register(
+        app,
         send,
         name=name,
-        bind=True,
-        lazy=False,
-        shared=False,
-        max_retries=max_retries,
-        **task_options,
+        caller="send_task",
+        options={"max_retries": max_retries, **task_options},
     )
-    if getattr(task.run, "__func__", None) is not send:
-        # Celery hands back the task already registered under that name, with its own bridge.
-        raise ConfigError(f"a task named {name!r} is already registered", variable="name")
     task.get_bridge = source.get
     return task

@@ -1,14 +1,17 @@
-"""A ready-made Celery worker for :func:`smsbridge.contrib.celery.send_task`, configured only by
-the environment (no application code)::
+"""A ready-made Celery worker for :mod:`smsbridge.contrib.celery`, configured only by the
+environment (no application code)::
 
     celery -A smsbridge.contrib.celery_worker worker
 
-It registers the task ``smsbridge.send`` on its own Celery app. Each worker process builds its
-bridge with :meth:`smsbridge.Bridge.from_env` on its first task: the providers from
+It registers two tasks on its own Celery app: ``smsbridge.send`` (one message, see
+:func:`~smsbridge.contrib.celery.send_task`) and ``smsbridge.send_chunk`` (one chunk of a bulk
+job, see :func:`~smsbridge.contrib.celery.chunk_task`). Each worker process builds its bridge
+with :meth:`smsbridge.Bridge.from_env` on its first task: the providers from
 ``SMSBRIDGE_PROVIDERS`` and their variables, the store from ``SMSBRIDGE_STORE`` (use a
-``redis://`` URL, so that retries of sends that may have gone out are answered by the shared
-store instead of sending twice). The broker is Celery's own ``CELERY_BROKER_URL`` (results, if
-wanted: ``CELERY_RESULT_BACKEND``).
+``redis://`` URL: every worker then shares the idempotency keys, so retries of sends that may
+have gone out and reruns of bulk jobs are answered by the store instead of sending twice, and
+the rate limits). The broker is Celery's own ``CELERY_BROKER_URL`` (results, needed to wait for
+a bulk job: ``CELERY_RESULT_BACKEND``).
 
 Code in any codebase enqueues by name, without importing smsbridge::
 
@@ -16,6 +19,11 @@ Code in any codebase enqueues by name, without importing smsbridge::
         "smsbridge.send",
         kwargs={"to": "+14155552671", "body": "Shipped!", "idempotency_key": "shipped-42"},
     )
+
+and a bulk job with :func:`smsbridge.contrib.celery.send_job` on an app reaching this worker::
+
+    handle = send_job(app, rows, job="newsletter-2024-06", chunk_size=500)
+    print(handle.wait().as_dict())
 
 ``contrib/docker-compose.yml`` in the source repository runs this worker.
 """
@@ -25,7 +33,7 @@ from __future__ import annotations
 from typing import Any
 
 from smsbridge._bridge import Bridge
-from smsbridge.contrib.celery import send_task
+from smsbridge.contrib.celery import chunk_task, send_task
 
 try:
     import celery
@@ -34,10 +42,13 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
 
     raise missing_extra("celery", "celery") from exc
 
-__all__ = ["app", "send_sms"]
+__all__ = ["app", "send_chunk", "send_sms"]
 
 app = celery.Celery("smsbridge")
 """The worker's Celery app; its broker is ``CELERY_BROKER_URL``."""
 
 send_sms: Any = send_task(app, Bridge.from_env)
 """The ``smsbridge.send`` task (see :func:`smsbridge.contrib.celery.send_task`)."""
+
+send_chunk: Any = chunk_task(app, Bridge.from_env)
+"""The ``smsbridge.send_chunk`` task (see :func:`smsbridge.contrib.celery.chunk_task`)."""

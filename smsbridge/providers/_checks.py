@@ -18,6 +18,7 @@ __all__ = [
     "TimeoutLike",
     "check_base_url",
     "check_credential",
+    "check_positive",
     "check_sender",
     "check_timeout",
 ]
@@ -46,6 +47,13 @@ def check_credential(value: str | None, variable: str, what: str) -> str:
             variable=variable,
         )
     return value
+
+
+def check_positive(value: float, variable: str) -> float:
+    """``value`` as a float if it is a positive number (not a bool), else :class:`ConfigError`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ConfigError(f"{variable} must be a positive number", variable=variable)
+    return float(value)
 
 
 def check_timeout(timeout: TimeoutLike | None, variable: str) -> httpx.Timeout:

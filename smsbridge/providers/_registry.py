@@ -13,7 +13,6 @@ The name is what ``SMSBRIDGE_PROVIDERS`` uses; the class must subclass
 from __future__ import annotations
 
 import functools
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
 from smsbridge._errors import ConfigError
@@ -37,6 +36,10 @@ BUILTIN: dict[str, str] = {
 @functools.cache
 def _targets() -> dict[str, str]:
     """Every known provider, built-in first (a plug-in cannot replace a built-in name)."""
+    # Imported here: importlib.metadata costs about 5 ms, and only configuration by name
+    # (Bridge.from_env, the CLI) needs the plug-ins; constructing providers does not.
+    from importlib.metadata import entry_points
+
     found = {ep.name.lower(): ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)}
     return {**found, **BUILTIN}
 

@@ -4,7 +4,8 @@ Policies (:class:`Failover`, :class:`Weighted`, :class:`ByCountry`) nest and are
 wherever a provider is. The engine behind ``Bridge.send`` / ``Bridge.asend`` tries their
 candidates in order, deciding by each failure's class (``rejected`` / ``refused`` /
 ``ambiguous``), with a :class:`Retry` per provider, a :class:`CircuitBreaker` per provider
-(state in the bridge's store) and idempotency keys. Bridge options that configure it are
+(state in the bridge's store), idempotency keys and :class:`RateLimits` (per provider and
+sender, shared through the store). Bridge options that configure it are
 listed in :mod:`smsbridge.routing._settings` and docs/failover.md.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 from smsbridge.routing._breaker import BreakerState, CircuitBreaker, breaker_id
 from smsbridge.routing._observe import Hooks
 from smsbridge.routing._policy import ByCountry, Failover, Policy, Weighted, as_policy
+from smsbridge.routing._rates import RateLimits
 from smsbridge.routing._retry import RETRY_ON, Retry
 from smsbridge.routing._settings import RoutingSettings
 
@@ -24,6 +26,7 @@ __all__ = [
     "Failover",
     "Hooks",
     "Policy",
+    "RateLimits",
     "Retry",
     "RoutingSettings",
     "Weighted",

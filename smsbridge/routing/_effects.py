@@ -62,7 +62,10 @@ class Sleep(NamedTuple):
 Effect = StoreOp | Transmit | Fetch | Sleep
 Plan = Generator[Effect, Any, T]
 
-ASYNC_OPS = {name: "a" + name for name in ("claim", "get", "set", "delete", "advance", "incr")}
+ASYNC_OPS = {
+    name: "a" + name
+    for name in ("claim", "get", "set", "delete", "advance", "incr", "reserve", "pause")
+}
 
 # Store writes that can simply be done again: a driver interrupted in the middle of one finishes
 # it before telling the plan (a claim cannot be redone; the plan deals with that itself).

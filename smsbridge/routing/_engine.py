@@ -173,19 +173,22 @@ async def _shielded(store: Any, effect: StoreOp) -> tuple[Any, Exception | None]
     return None, StoreUnavailable("the store did not answer while a cancelled send was ending")
 
 
-def send_sync(bridge: Bridge, message: OutboundMessage) -> SendResult:
-    """Send ``message`` through the bridge's policy on the sync client."""
+def send_sync(bridge: Bridge, message: OutboundMessage, *, job: str | None = None) -> SendResult:
+    """Send ``message`` through the bridge's policy on the sync client (``job``: the bulk
+    job it belongs to)."""
     from smsbridge.routing._plan import send_plan
 
     settings = settings_of(bridge)
-    plan = send_plan(bridge, settings, message)
+    plan = send_plan(bridge, settings, message, job=job)
     return run_sync(plan, bridge.store, lambda: bridge.client, settings.sleep)
 
 
-async def send_async(bridge: Bridge, message: OutboundMessage) -> SendResult:
+async def send_async(
+    bridge: Bridge, message: OutboundMessage, *, job: str | None = None
+) -> SendResult:
     """Async twin of :func:`send_sync`."""
     from smsbridge.routing._plan import send_plan
 
     settings = settings_of(bridge)
-    plan = send_plan(bridge, settings, message)
+    plan = send_plan(bridge, settings, message, job=job)
     return await run_async(plan, bridge.store, lambda: bridge.async_client, settings.async_sleep)

@@ -152,12 +152,21 @@ def _parse(raw: str) -> dict[str, Any]:
 
 
 def begin(
-    message: OutboundMessage, fp: str, *, ttl: float, wait: float, delivery: Delivery
+    message: OutboundMessage,
+    fp: str,
+    *,
+    ttl: float,
+    wait: float,
+    delivery: Delivery,
+    job: str | None = None,
 ) -> Plan[SendResult | None]:
     """Claim the message's key: ``None`` when this call should send, else the stored result.
 
     Raises the stored error of an ambiguous first send, :class:`IdempotencyConflict` when the
     one in flight does not finish within ``wait``, and :class:`StoreUnavailable` as it comes.
+    In a bulk ``job`` a pending key is not waited for: it is what a killed run leaves behind
+    (or a run of the same job still going), so it raises :class:`SendInterrupted` (ambiguous)
+    at once, and the message is not sent again.
     """
     assert message.idempotency_key is not None
     key = store_key(message.idempotency_key)
@@ -196,6 +205,13 @@ def begin(
                 yield StoreOp("set", (key, raw, ttl))  # put the ambiguous record back
                 raise
             return None
+        if job is not None:
+            raise SendInterrupted(
+                f"an earlier run of job {job!r} took this message and did not record how it "
+                "ended (it was stopped, or is still running); it may have been sent, so it is "
+                "not sent again",
+                failure="ambiguous",
+            )
         if waited >= wait:
             raise IdempotencyConflict(
                 f"a send with this idempotency key is still in flight after {wait:g} s"

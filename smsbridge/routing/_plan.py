@@ -1,9 +1,9 @@
 """The send, written once as a plan: a generator of effects (see ``_effects``).
 
-Order of a send: idempotency claim -> candidates -> for each provider: breaker check, request,
-(on an ambiguous failure: optional read-back), decision (retry / next / stop) -> record the
-outcome for the key. Decisions are the pure functions of ``_decide``; this module sequences
-them and keeps the attempt log.
+Order of a send: idempotency claim -> candidates -> for each provider: breaker check, rate
+limits (a reserved slot, waited for), request, (on an ambiguous failure: optional read-back),
+decision (retry / next / stop) -> record the outcome for the key. Decisions are the pure
+functions of ``_decide``; this module sequences them and keeps the attempt log.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from smsbridge._errors import ProviderError, SmsBridgeError, UnexpectedError
 from smsbridge._models import Attempt
 from smsbridge.providers._base import LookupInconclusive
 from smsbridge.routing import _idempotency as idem
+from smsbridge.routing import _rates as rates
 from smsbridge.routing._decide import decide, outcome, select
 from smsbridge.routing._effects import Fetch, Interrupted, Plan, Sleep, Transmit
 
@@ -107,16 +108,20 @@ class _Run:
 
 
 def send_plan(
-    bridge: Bridge, settings: RoutingSettings, message: OutboundMessage
+    bridge: Bridge, settings: RoutingSettings, message: OutboundMessage, *, job: str | None = None
 ) -> Plan[SendResult]:
-    """Send ``message`` through the bridge's policy, honouring its idempotency key."""
+    """Send ``message`` through the bridge's policy, honouring its idempotency key.
+
+    ``job`` names the bulk job the message belongs to: a key another run left pending is
+    then reported as ambiguous at once instead of waited for (see ``_idempotency.begin``).
+    """
     run = _Run(bridge, settings, message)
     if message.idempotency_key is None:
         return _route(run)
-    return _keyed(run)
+    return _keyed(run, job)
 
 
-def _keyed(run: _Run) -> Plan[SendResult]:
+def _keyed(run: _Run, job: str | None) -> Plan[SendResult]:
     """The send with its idempotency claim, ended whatever happens once it is taken.
 
     Success records the result; a typed failure records or releases the key by its class; an
@@ -127,7 +132,7 @@ def _keyed(run: _Run) -> Plan[SendResult]:
     message, settings = run.message, run.settings
     ttl, fp = settings.idempotency_ttl, idem.fingerprint(message)
     replay = yield from idem.begin(
-        message, fp, ttl=ttl, wait=settings.idempotency_wait, delivery=run.bridge.delivery
+        message, fp, ttl=ttl, wait=settings.idempotency_wait, delivery=run.bridge.delivery, job=job
     )
     if replay is not None:
         return replay
@@ -156,6 +161,7 @@ def _route(run: _Run) -> Plan[SendResult]:
     # are handled by _failed, created only when one happens.
     bridge, settings, message = run.bridge, run.settings, run.message
     breaker, runtime = settings.breaker, settings.breaker_runtime
+    limits = settings.rate_limits
     for provider, outgoing in select(bridge.policy, message, any_sender=settings.any_sender):
         retry = settings.retry
         started = time.time()
@@ -172,6 +178,8 @@ def _route(run: _Run) -> Plan[SendResult]:
             if first and run.last is not None:
                 settings.hooks.failover(run.last[0], provider.name, run.last[1], message)
             first = False
+            if limits is not None:
+                yield from rates.acquire(limits, provider, outgoing, settings.rate_guard)
             start = time.perf_counter()
             try:
                 result: SendResult = yield Transmit(provider, outgoing)
@@ -218,7 +226,15 @@ def _failed(
         if exc.failure == "ambiguous":
             run.ambiguous = exc
         return None, retry, False
-    if breaker is not None:
+    busy = exc.code == "rate_limited" and exc.retry_after is not None
+    if busy and settings.rate_limits is not None:
+        # Every process slows down, not only this one; never for longer than the retry
+        # policy would wait (past that the router fails over, and so should the others).
+        seconds = min(exc.retry_after or 0.0, retry.max_retry_after)
+        yield from rates.pause(
+            settings.rate_limits, provider, message, seconds, settings.rate_guard
+        )
+    if breaker is not None and not (busy and _waits_out(exc, retry, verdict)):
         yield from breaker.failed(provider, verdict, exc, settings.breaker_runtime)
     failure = exc.failure
     if _needs_read_back(provider, exc):
@@ -248,6 +264,19 @@ def _failed(
     if decision.action == "stop":
         run.stopped = exc
     return None, decision.retry, False
+
+
+def _waits_out(exc: SmsBridgeError, retry: Retry, verdict: Verdict) -> bool:
+    """Whether the retry policy waits out this 429's ``Retry-After`` and tries again.
+
+    Such a 429 does not count toward the circuit breaker: the provider is healthy, only busy,
+    and many senders hitting one burst would otherwise open the breaker together. A probe's
+    429 still counts (one caller; the breaker stays open for another cool-down).
+    """
+    if verdict == "probe" or not retry.should_retry(exc):
+        return False
+    after = retry.increment(exc)
+    return not after.exhausted and after.delay() is not None
 
 
 def _needs_read_back(provider: Provider, exc: SmsBridgeError) -> bool:

@@ -15,6 +15,8 @@ argument               meaning
 ``reconcile_delay``    seconds to wait before that read-back (default 1)
 ``any_sender``         ``send(from_=...)`` may use providers that do not own that sender;
                        they send from their own (default ``False``: owners only)
+``rate_limits``        :class:`~smsbridge.routing.RateLimits` per provider and sender, shared
+                       through the store (default ``None``: none, and no store call for them)
 ``sleep``              how the sync engine waits (default ``time.sleep``)
 ``async_sleep``        how the async engine waits (default ``anyio.sleep``)
 ``random``             ``() -> float`` in [0, 1) for retry jitter (default ``random.random``)
@@ -37,15 +39,21 @@ import types
 import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smsbridge._errors import ConfigError
 from smsbridge.routing._breaker import BreakerRuntime, CircuitBreaker
 from smsbridge.routing._observe import Hooks
+from smsbridge.routing._rates import RateLimits
 from smsbridge.routing._retry import Retry
 from smsbridge.stores._degrade import DegradeOpen
 
+if TYPE_CHECKING:
+    from smsbridge.providers._base import Provider
+
 __all__ = ["RoutingSettings"]
+
+_RATE_OPS = ("reserve", "pause", "areserve", "apause")
 
 
 async def _anyio_sleep(seconds: float) -> None:
@@ -77,12 +85,14 @@ class RoutingSettings:
     reconcile: bool = False
     reconcile_delay: float = 1.0
     any_sender: bool = False
+    rate_limits: RateLimits | None = None
     hooks: Hooks = field(default_factory=Hooks)
     sleep: Callable[[float], None] = time.sleep
     async_sleep: Callable[[float], Awaitable[None]] = _anyio_sleep
     random: Callable[[], float] = _random.random
     breaker_guard: DegradeOpen = field(default_factory=lambda: DegradeOpen("circuit breaker"))
     breaker_runtime: BreakerRuntime = field(init=False)
+    rate_guard: DegradeOpen = field(default_factory=lambda: DegradeOpen("rate limits"))
 
     def __post_init__(self) -> None:
         self.breaker_runtime = BreakerRuntime(self.breaker_guard, self.hooks.breaker)
@@ -105,8 +115,14 @@ class RoutingSettings:
         on_attempt: Any = None,
         on_failover: Any = None,
         on_breaker_change: Any = None,
+        rate_limits: RateLimits | None = None,
+        store: Any = None,
+        providers: tuple[Provider, ...] = (),
     ) -> RoutingSettings:
         """Validate the bridge's routing arguments (see the module docstring).
+
+        ``store`` and ``providers`` (the bridge's) are only checked against ``rate_limits``:
+        the store must keep rate buckets, and every provider named must be one of them.
 
         Raises:
             ConfigError: naming the argument that is out of range or of the wrong type.
@@ -144,6 +160,7 @@ class RoutingSettings:
             reconcile=bool(reconcile),
             reconcile_delay=_seconds("reconcile_delay", reconcile_delay),
             any_sender=bool(any_sender),
+            rate_limits=_rate_limits(rate_limits, store, providers),
             hooks=hooks,
         )
         for name, value in (("sleep", sleep), ("async_sleep", async_sleep), ("random", random)):
@@ -152,6 +169,30 @@ class RoutingSettings:
         if settings.idempotency_ttl <= 0:
             raise ConfigError("idempotency_ttl must be positive", variable="idempotency_ttl")
         return settings
+
+
+def _rate_limits(limits: Any, store: Any, providers: tuple[Provider, ...]) -> RateLimits | None:
+    if limits is None:
+        return None
+    if not isinstance(limits, RateLimits):
+        raise ConfigError(
+            "rate_limits must be a smsbridge.routing.RateLimits or None", variable="rate_limits"
+        )
+    if store is not None and not all(callable(getattr(store, op, None)) for op in _RATE_OPS):
+        raise ConfigError(
+            f"rate_limits needs a store with reserve() and pause(); {type(store).__name__} "
+            "has not got them (MemoryStore, SQLiteStore and RedisStore have)",
+            variable="rate_limits",
+        )
+    names = {provider.name for provider in providers}
+    unknown = sorted(set(limits.providers) - names) if names else []
+    if unknown:
+        raise ConfigError(
+            f"rate_limits names provider {unknown[0]!r}, which this bridge does not send "
+            f"through (it has {', '.join(sorted(names))})",
+            variable="rate_limits",
+        )
+    return limits
 
 
 def _deprecated(old: str, new: str) -> None:

@@ -6,10 +6,11 @@ import heapq
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from smsbridge._errors import ConfigError
 from smsbridge.stores._base import DEDUPE_PREFIX
+from smsbridge.stores._gcra import held_until, reservation
 
 __all__ = ["MemoryStore"]
 
@@ -155,6 +156,25 @@ class MemoryStore:
             self._data[key] = (str(value), self._data[key][1])
             return value
 
+    def reserve(self, buckets: Sequence[tuple[str, float, int]]) -> float:
+        """Reserve the next slot every bucket allows; return the seconds to wait (GCRA, see
+        :meth:`Store.reserve <smsbridge.stores.Store.reserve>`), on this store's clock."""
+        with self._lock:
+            now = self._clock()
+            stored = [self._live(key, now) for key, _, _ in buckets]
+            wait, writes = reservation(now, stored, buckets)
+            for key, value, ttl in writes:
+                self._put(key, value, ttl, now)
+            return wait
+
+    def pause(self, key: str, seconds: float) -> None:
+        """Hold the bucket at ``key`` until ``seconds`` from now (unless held longer)."""
+        with self._lock:
+            now = self._clock()
+            held = held_until(now, self._live(key, now), seconds)
+            if held is not None:
+                self._put(key, held[0], held[1], now)
+
     # The async twins do the same work: a dict operation under a lock never blocks long.
     async def aclaim(self, key: str, value: str, ttl: float | None) -> bool:
         """Async twin of :meth:`claim`."""
@@ -179,6 +199,14 @@ class MemoryStore:
     async def aincr(self, key: str, ttl: float | None) -> int:
         """Async twin of :meth:`incr`."""
         return self.incr(key, ttl)
+
+    async def areserve(self, buckets: Sequence[tuple[str, float, int]]) -> float:
+        """Async twin of :meth:`reserve`."""
+        return self.reserve(buckets)
+
+    async def apause(self, key: str, seconds: float) -> None:
+        """Async twin of :meth:`pause`."""
+        self.pause(key, seconds)
 
     def __len__(self) -> int:
         return len(self._data)

@@ -1,9 +1,11 @@
 """``RedisStore``: the store shared by every process and machine (``pip install smsbridge[redis]``).
 
-Every operation is atomic in Redis: ``claim`` is ``SET NX PX``; ``advance`` and ``incr`` (with
-its expiry set only when the counter is created) are Lua scripts, so no two processes can
-interleave inside them. An unreachable Redis (or any Redis error) raises
-:class:`~smsbridge.StoreUnavailable`; what that means for each use is in docs/failover.md.
+Every operation is atomic in Redis: ``claim`` is ``SET NX PX``; ``advance``, ``incr`` (with
+its expiry set only when the counter is created), ``reserve`` and ``pause`` are Lua scripts, so
+no two processes can interleave inside them. The rate-limit scripts read the server's ``TIME``,
+not the caller's clock: every machine then shares one clock, however far theirs drift. An
+unreachable Redis (or any Redis error) raises :class:`~smsbridge.StoreUnavailable`; what that
+means for each use is in docs/failover.md.
 
 Sync calls use ``redis.Redis``. Async calls use ``redis.asyncio.Redis`` under asyncio (one
 client per event loop) and the sync client in a worker thread under other backends (trio),
@@ -14,11 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from smsbridge._errors import ConfigError, StoreUnavailable
 from smsbridge._redact import redact_url
+from smsbridge.stores._base import RATE_KEY_MARGIN
 
 __all__ = ["RedisStore"]
 
@@ -45,6 +48,68 @@ if v == 1 and ARGV[1] ~= '' then
 end
 return v
 """
+
+
+# The clock of the rate-limit scripts: the server's, in seconds. Redis before 5 must be told to
+# replicate a script's effects rather than the script, which reading TIME requires.
+_NOW = """
+if redis.replicate_commands then redis.replicate_commands() end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local margin = tonumber(ARGV[1])
+local function tat(key)
+  local v = tonumber(redis.call('GET', key) or '')
+  if v == nil or v < now then return now end
+  return v
+end
+local function store(key, value)
+  redis.call('SET', key, string.format('%.6f', value), 'PX',
+    math.ceil((value - now + margin) * 1000))
+end
+"""
+
+# GCRA reservation over KEYS; ARGV[2k], ARGV[2k+1]: interval and burst of KEYS[k]. Returns the
+# wait as a string (a Lua number would come back truncated to an integer).
+_RESERVE = (
+    _NOW
+    + """
+local tats, slot = {}, now
+for i, key in ipairs(KEYS) do
+  tats[i] = tat(key)
+  local allowed = tats[i] - (tonumber(ARGV[2 * i + 1]) - 1) * tonumber(ARGV[2 * i])
+  if allowed > slot then slot = allowed end
+end
+for i, key in ipairs(KEYS) do
+  store(key, math.max(tats[i], slot) + tonumber(ARGV[2 * i]))
+end
+return string.format('%.6f', slot - now)
+"""
+)
+
+# Hold KEYS[1] until ARGV[2] seconds from now, unless it is held longer already.
+_PAUSE = (
+    _NOW
+    + """
+local until_ = now + tonumber(ARGV[2])
+if until_ > tat(KEYS[1]) then store(KEYS[1], until_) end
+return 1
+"""
+)
+
+
+# Seconds an asyncio call waits for a free pooled connection (``max_connections`` of them, 50
+# unless given) before the store counts as unavailable.
+_POOL_WAIT = 5.0
+
+# The scripts of the asyncio clients, in the order _aclient() returns them after the client.
+_SCRIPTS = (_ADVANCE, _INCR, _RESERVE, _PAUSE)
+
+
+def _reserve_args(buckets: Sequence[tuple[str, float, int]]) -> list[float | int]:
+    args: list[float | int] = [RATE_KEY_MARGIN]
+    for _, interval, burst in buckets:
+        args += [interval, burst]  # redis-py writes a float with repr: every digit
+    return args
 
 
 def _ms(ttl: float | None) -> int | None:
@@ -116,6 +181,8 @@ class RedisStore:
             raise ConfigError("RedisStore url is not a valid Redis URL", variable="store") from None
         self._advance = self._client.register_script(_ADVANCE)
         self._incr = self._client.register_script(_INCR)
+        self._reserve = self._client.register_script(_RESERVE)
+        self._pause = self._client.register_script(_PAUSE)
         self._aclients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = (
             weakref.WeakKeyDictionary()
         )
@@ -141,8 +208,13 @@ class RedisStore:
         if found is None:
             import redis.asyncio
 
-            client = redis.asyncio.Redis.from_url(self._url, **self._options)
-            found = (client, client.register_script(_ADVANCE), client.register_script(_INCR))
+            # A blocking pool: past its size a call waits for a free connection, where the
+            # default pool fails at once (MaxConnectionsError, at 100): 150 concurrent sends
+            # would find the store "unavailable" and run without breakers or rate limits.
+            options = {"timeout": _POOL_WAIT, **self._options}
+            pool = redis.asyncio.BlockingConnectionPool.from_url(self._url, **options)
+            client = redis.asyncio.Redis(connection_pool=pool)
+            found = (client, *(client.register_script(s) for s in _SCRIPTS))
             self._aclients[loop] = found
         return found
 
@@ -179,6 +251,17 @@ class RedisStore:
     def incr(self, key: str, ttl: float | None) -> int:
         """Add one to the counter at ``key`` and return it (the TTL starts at creation)."""
         return int(self._do(self._incr, keys=[self.prefix + key], args=[_ms_arg(ttl)]))
+
+    def reserve(self, buckets: Sequence[tuple[str, float, int]]) -> float:
+        """Reserve the next slot every bucket allows; return the seconds to wait (GCRA, see
+        :meth:`Store.reserve <smsbridge.stores.Store.reserve>`), on the server's clock."""
+        keys = [self.prefix + key for key, _, _ in buckets]
+        return float(self._do(self._reserve, keys=keys, args=_reserve_args(buckets)))
+
+    def pause(self, key: str, seconds: float) -> None:
+        """Hold the bucket at ``key`` until ``seconds`` from now on the server's clock (unless
+        held longer)."""
+        self._do(self._pause, keys=[self.prefix + key], args=[RATE_KEY_MARGIN, seconds])
 
     async def aclaim(self, key: str, value: str, ttl: float | None) -> bool:
         """Async twin of :meth:`claim`."""
@@ -227,6 +310,23 @@ class RedisStore:
             return await _in_thread(self.incr, key, ttl)
         return int(await self._await(found[2](keys=[self.prefix + key], args=[_ms_arg(ttl)])))
 
+    async def areserve(self, buckets: Sequence[tuple[str, float, int]]) -> float:
+        """Async twin of :meth:`reserve`."""
+        found = self._aclient()
+        if found is None:
+            return await _in_thread(self.reserve, buckets)
+        keys = [self.prefix + key for key, _, _ in buckets]
+        return float(await self._await(found[3](keys=keys, args=_reserve_args(buckets))))
+
+    async def apause(self, key: str, seconds: float) -> None:
+        """Async twin of :meth:`pause`."""
+        found = self._aclient()
+        if found is None:
+            await _in_thread(self.pause, key, seconds)
+        else:
+            args = [RATE_KEY_MARGIN, seconds]
+            await self._await(found[4](keys=[self.prefix + key], args=args))
+
     # -- lifecycle -----------------------------------------------------------------------
     def ping(self) -> bool:
         """True when Redis answers; :class:`StoreUnavailable` when it does not."""
@@ -244,7 +344,7 @@ class RedisStore:
             loop = None
         found = self._aclients.pop(loop, None) if loop is not None else None
         if found is not None:
-            await found[0].aclose()
+            await found[0].aclose(close_connection_pool=True)
         self.close()
 
     def __repr__(self) -> str:

@@ -20,7 +20,8 @@ single write lock before it reads anything, so a compound operation (claim, adva
 read, decide, write) cannot interleave with another process's write; of two processes claiming
 one key, the second reads the first's committed row and loses. A process that finds the lock
 taken waits up to ``busy_timeout`` seconds. Expiry uses wall-clock time, which every process
-on the machine shares.
+on the machine shares; so do rate-limit reservations (``reserve``, ``pause``: GCRA, one row per
+bucket, read and written in one such transaction).
 
 WAL needs shared memory between the processes, so the file must be on a local filesystem, not
 a network share; for several machines use :class:`~smsbridge.stores.RedisStore`.
@@ -34,11 +35,12 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal, TypeVar
 
 from smsbridge._errors import ConfigError, StoreUnavailable
+from smsbridge.stores._gcra import held_until, reservation
 
 __all__ = ["SQLiteStore"]
 
@@ -313,6 +315,29 @@ class SQLiteStore:
 
         return self._write(body)
 
+    def reserve(self, buckets: Sequence[tuple[str, float, int]]) -> float:
+        """Reserve the next slot every bucket allows; return the seconds to wait (GCRA, see
+        :meth:`Store.reserve <smsbridge.stores.Store.reserve>`), in one transaction."""
+
+        def body(conn: sqlite3.Connection, now: float) -> float:
+            stored = [self._current(conn, key, now) for key, _, _ in buckets]
+            wait, writes = reservation(now, stored, buckets)
+            for key, value, ttl in writes:
+                conn.execute(_PUT, (key, value, now + ttl))
+            return wait
+
+        return self._write(body)
+
+    def pause(self, key: str, seconds: float) -> None:
+        """Hold the bucket at ``key`` until ``seconds`` from now (unless held longer)."""
+
+        def body(conn: sqlite3.Connection, now: float) -> None:
+            held = held_until(now, self._current(conn, key, now), seconds)
+            if held is not None:
+                conn.execute(_PUT, (key, held[0], now + held[1]))
+
+        self._write(body)
+
     async def aclaim(self, key: str, value: str, ttl: float | None) -> bool:
         """Async twin of :meth:`claim` (in a worker thread)."""
         return await _in_thread(self.claim, key, value, ttl)
@@ -336,6 +361,14 @@ class SQLiteStore:
     async def aincr(self, key: str, ttl: float | None) -> int:
         """Async twin of :meth:`incr` (in a worker thread)."""
         return await _in_thread(self.incr, key, ttl)
+
+    async def areserve(self, buckets: Sequence[tuple[str, float, int]]) -> float:
+        """Async twin of :meth:`reserve` (in a worker thread)."""
+        return await _in_thread(self.reserve, buckets)
+
+    async def apause(self, key: str, seconds: float) -> None:
+        """Async twin of :meth:`pause` (in a worker thread)."""
+        await _in_thread(self.pause, key, seconds)
 
     # -- maintenance and lifecycle -------------------------------------------------------
     def purge(self) -> int:
