@@ -10,7 +10,7 @@ never closed by it.
 
 from __future__ import annotations
 
-import asyncio
+import sys
 from typing import TYPE_CHECKING
 
 import httpx
@@ -18,7 +18,7 @@ import httpx
 if TYPE_CHECKING:
     from smsbridge.providers._shell import AsyncSender, SyncSender
 
-__all__ = ["Clients"]
+__all__ = ["Clients", "new_async_client"]
 
 
 class Clients:
@@ -32,6 +32,11 @@ class Clients:
         self._sync: httpx.Client | None = None
         # The bridge's own async clients, one per kind of event loop it has run on.
         self._async: dict[str, AsyncSender] = {}
+
+    @property
+    def given_sync(self) -> SyncSender | None:
+        """The sync client the bridge was given, if any."""
+        return self._given_sync
 
     @property
     def sync(self) -> SyncSender:
@@ -50,7 +55,7 @@ class Clients:
         kind = "asyncio" if _on_asyncio() else "other"
         client = self._async.get(kind)
         if client is None:
-            client = self._async[kind] = _default_async(kind)
+            client = self._async[kind] = new_async_client()
         return client
 
     def close(self) -> None:
@@ -69,6 +74,11 @@ class Clients:
 
 
 def _on_asyncio() -> bool:
+    # Without asyncio imported no asyncio loop can be running; importing it just to ask would
+    # cost a sync-only application some 10 ms at its first send.
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is None:
+        return False
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -76,8 +86,9 @@ def _on_asyncio() -> bool:
     return True
 
 
-def _default_async(kind: str) -> AsyncSender:
-    if kind == "asyncio":
+def new_async_client() -> AsyncSender:
+    """A new async client for the running event loop: aiohttp on asyncio, else httpx."""
+    if _on_asyncio():
         import urllib.request
 
         from smsbridge.transports import AiohttpSender

@@ -3,6 +3,7 @@ flat memory (inputs pulled as needed), failover per message, and never raising m
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -240,3 +241,58 @@ def test_callers_idempotency_key_wins_in_a_job(emu: Emulator, tmp_path: Path) ->
     assert item.resumed
     assert item.result.provider_message_id == first.provider_message_id
     assert len(received(emu)) == 1
+
+
+def test_send_many_honours_a_given_sync_client(emu: Emulator) -> None:
+    """A bridge given its own sync client sends on it (threads), not on a transport of ours."""
+    seen: list[str] = []
+    hooks = {"request": [lambda r: seen.append(r.method)]}
+    with httpx.Client(event_hooks=hooks) as client, Bridge(twilio(emu), http_client=client) as sms:
+        items = list(sms.send_many(numbers(12), concurrency=3))
+    assert all(item.ok for item in items)
+    assert seen == ["POST"] * 12
+    assert len(received(emu)) == 12
+
+
+@pytest.mark.parametrize("given_client", [False, True])
+def test_send_many_stopped_early_takes_no_new_input(emu: Emulator, given_client: bool) -> None:
+    """Leaving the loop early: the sends in flight finish, nothing new is taken."""
+    pulled = 0
+
+    def feed() -> Iterator[dict[str, Any]]:
+        nonlocal pulled
+        for message in numbers(500):
+            pulled += 1
+            yield message
+
+    client = httpx.Client() if given_client else None
+    with Bridge(twilio(emu), http_client=client) as sms:
+        for item in sms.send_many(feed(), concurrency=4):
+            assert item.ok
+            break
+    if client is not None:
+        client.close()
+    sent = len(received(emu))
+    assert 1 <= sent <= pulled <= 1 + 4 + 4 + 1  # the item, in flight, buffered, being taken
+    assert sent == pulled  # every message taken was sent: none lost half-way
+
+
+@pytest.mark.anyio
+async def test_asend_many_stopped_early_cancels_the_rest(emu: Emulator, tmp_path: Path) -> None:
+    """Leaving asend_many early cancels the sends in flight; rerunning the job afterwards
+    sends each message at most once."""
+    emu.fault("twilio", "latency", seconds=0.2)
+    store = SQLiteStore(tmp_path / "state.db")
+    sms = Bridge(twilio(emu), store=store)
+    # aclosing: leaving early closes the iterator at once (under trio it must be closed in
+    # the task that iterated it, see docs/bulk.md).
+    async with sms, contextlib.aclosing(sms.asend_many(numbers(40), concurrency=5, job="j")) as it:
+        async for _ in it:
+            break
+    emu.clear_faults()
+    async with Bridge(twilio(emu), store=store) as sms:
+        items = [item async for item in sms.asend_many(numbers(40), concurrency=5, job="j")]
+    assert len(items) == 40
+    texts = [text for _, text in received(emu)]
+    assert len(texts) == len(set(texts)), "a message went out twice"
+    assert all(item.ok or item.ambiguous for item in items)

@@ -184,11 +184,16 @@ def send_sync(bridge: Bridge, message: OutboundMessage, *, job: str | None = Non
 
 
 async def send_async(
-    bridge: Bridge, message: OutboundMessage, *, job: str | None = None
+    bridge: Bridge,
+    message: OutboundMessage,
+    *,
+    job: str | None = None,
+    client: AsyncSender | None = None,
 ) -> SendResult:
-    """Async twin of :func:`send_sync`."""
+    """Async twin of :func:`send_sync` (on ``client`` instead of the bridge's async client)."""
     from smsbridge.routing._plan import send_plan
 
     settings = settings_of(bridge)
     plan = send_plan(bridge, settings, message, job=job)
-    return await run_async(plan, bridge.store, lambda: bridge.async_client, settings.async_sleep)
+    chosen = (lambda: client) if client is not None else (lambda: bridge.async_client)
+    return await run_async(plan, bridge.store, chosen, settings.async_sleep)
