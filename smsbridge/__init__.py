@@ -7,7 +7,8 @@ Example:
     >>> sms.send(to="+14155552671", body="Your code is 123456")
 
 Names load on first use, so ``import smsbridge`` costs almost nothing: pydantic, httpx and the
-provider codecs are imported when something needs them.
+provider codecs are imported when something needs them. The pydantic models (``SendResult``,
+``OutboundMessage``, ...) load with the first one used; ``MessageStatus`` is a plain enum.
 """
 
 from __future__ import annotations
@@ -51,7 +52,6 @@ if TYPE_CHECKING:
         EventError,
         InboundMessage,
         Media,
-        MessageStatus,
         OutboundMessage,
         SegmentInfo,
         SendResult,
@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     )
     from smsbridge._phone import to_e164
     from smsbridge._segments import segments
+    from smsbridge._status import MessageStatus
     from smsbridge.webhooks import WebhookOutcome, WebhookRequest, WebhookResponse
 
 __version__ = "0.1.0"
@@ -113,7 +114,7 @@ _LAZY = {
     "EventError": "smsbridge._models:EventError",
     "InboundMessage": "smsbridge._models:InboundMessage",
     "Media": "smsbridge._models:Media",
-    "MessageStatus": "smsbridge._models:MessageStatus",
+    "MessageStatus": "smsbridge._status:MessageStatus",
     "OutboundMessage": "smsbridge._models:OutboundMessage",
     "SegmentInfo": "smsbridge._models:SegmentInfo",
     "SendResult": "smsbridge._models:SendResult",

@@ -27,7 +27,6 @@ from urllib.parse import quote
 
 from smsbridge._clients import Clients
 from smsbridge._errors import ConfigError
-from smsbridge._models import OutboundMessage, SendResult
 from smsbridge._outbound import build_message, with_warnings
 from smsbridge._public_url import split_public_url, trusted_networks
 from smsbridge.providers._checks import check_positive
@@ -38,6 +37,7 @@ from smsbridge.stores._degrade import DegradeOpen
 if TYPE_CHECKING:
     from typing_extensions import Self
 
+    from smsbridge._models import OutboundMessage, SendResult
     from smsbridge.bulk import BulkInput, BulkItem, BulkProgress
     from smsbridge.providers._base import Provider
     from smsbridge.providers._shell import AsyncSender, SyncSender

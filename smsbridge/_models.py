@@ -2,12 +2,18 @@
 
 Outbound: :class:`OutboundMessage` goes in, :class:`SendResult` (with one :class:`Attempt` per
 provider tried) comes out. Inbound: webhooks become :class:`InboundMessage` or
-:class:`StatusEvent`. Statuses of both providers map into one :class:`MessageStatus`.
+:class:`StatusEvent`. Statuses of every provider map into one :class:`MessageStatus` (defined,
+free of pydantic, in :mod:`smsbridge._status`).
+
+Defining any pydantic model loads ``pydantic.main`` and ``pydantic.fields``, which cost more
+than the rest of getting ready to send: so this module is imported where a model is built or
+read (sending, receiving), never by ``import smsbridge`` nor by building a ``Bridge`` over its
+providers. Modules on that path name the models under ``TYPE_CHECKING`` and import them in
+the function that builds one.
 """
 
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import datetime
 from typing import Any, Literal
@@ -15,6 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from smsbridge._errors import Failure, SmsBridgeError
+from smsbridge._status import MessageStatus
 
 __all__ = [
     "Attempt",
@@ -33,67 +40,12 @@ Encoding = Literal["GSM-7", "UCS-2"]
 OptOut = Literal["STOP", "START", "HELP"]
 
 
-class MessageStatus(str, enum.Enum):
-    """One status vocabulary for every provider (see docs/webhooks.md for the mapping)."""
-
-    QUEUED = "queued"
-    SCHEDULED = "scheduled"
-    SENDING = "sending"
-    SENT = "sent"
-    DELIVERED = "delivered"
-    READ = "read"
-    UNDELIVERED = "undelivered"
-    FAILED = "failed"
-    UNKNOWN = "unknown"
-    CANCELED = "canceled"
-    RECEIVED = "received"
-
-    @property
-    def terminal(self) -> bool:
-        """True when no later status is expected for the message."""
-        return self in _TERMINAL
-
-    @property
-    def rank(self) -> int:
-        """Position in a message's life; a status never moves to a lower rank."""
-        return _RANK[self]
-
-    def __str__(self) -> str:
-        return self.value
-
-
-_TERMINAL = frozenset(
-    {
-        MessageStatus.DELIVERED,
-        MessageStatus.READ,
-        MessageStatus.UNDELIVERED,
-        MessageStatus.FAILED,
-        MessageStatus.UNKNOWN,
-        MessageStatus.CANCELED,
-        MessageStatus.RECEIVED,
-    }
-)
-# read follows delivered; every other terminal status shares the last rank below read.
-_RANK = {
-    MessageStatus.SCHEDULED: 0,
-    MessageStatus.QUEUED: 1,
-    MessageStatus.SENDING: 2,
-    MessageStatus.SENT: 3,
-    MessageStatus.DELIVERED: 4,
-    MessageStatus.UNDELIVERED: 4,
-    MessageStatus.FAILED: 4,
-    MessageStatus.UNKNOWN: 4,
-    MessageStatus.CANCELED: 4,
-    MessageStatus.RECEIVED: 4,
-    MessageStatus.READ: 5,
-}
-
-
 class _Frozen(BaseModel):
     # defer_build: each model's validator and serializer are built at its first use, not at
     # import. Building all of them at import cost about 14 ms, mostly pydantic's one-off
-    # plug-in discovery through importlib.metadata; the first send now pays about 11 ms of
-    # it, and a process that only sends (or only receives) never builds the other models.
+    # plug-in discovery through importlib.metadata (about 10 ms, paid by the first model
+    # built); each model then takes about half a millisecond, and a process that only sends
+    # (or only receives) never builds the other models.
     model_config = ConfigDict(
         frozen=True, extra="forbid", arbitrary_types_allowed=True, defer_build=True
     )

@@ -11,13 +11,15 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from smsbridge._errors import InvalidRequest
-from smsbridge._models import OutboundMessage, SendResult
 from smsbridge._phone import to_e164
 from smsbridge._segments import WARN_SEGMENTS, check_body
+
+if TYPE_CHECKING:
+    from smsbridge._models import OutboundMessage, SendResult
 
 __all__ = ["MAX_MEDIA", "build_message", "check_text", "checked_media", "with_warnings"]
 
@@ -51,6 +53,8 @@ def build_message(
     info = check_body(body)
     if not body and not media:
         raise InvalidRequest("a message needs a body or media_urls", failure="rejected")
+    from smsbridge._models import OutboundMessage  # at first use: see smsbridge._models
+
     return OutboundMessage(
         to=to_e164(to, region),
         body=body,

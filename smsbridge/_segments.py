@@ -12,10 +12,12 @@ One segment holds 160 septets or 70 UTF-16 units. Longer messages are split into
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from smsbridge._errors import MessageTooLong
-from smsbridge._models import Encoding, SegmentInfo
+
+if TYPE_CHECKING:
+    from smsbridge._models import Encoding, SegmentInfo
 
 __all__ = [
     "GSM7_BASIC",
@@ -71,6 +73,8 @@ def segments(text: str) -> SegmentInfo:
         >>> segments("Hello €")
         SegmentInfo(encoding='GSM-7', segments=1, units=8, characters=7)
     """
+    from smsbridge._models import SegmentInfo  # at first use: see smsbridge._models
+
     encoding, units, sizes = _layout(text)
     return SegmentInfo(encoding=encoding, segments=len(sizes), units=units, characters=len(text))
 

@@ -118,7 +118,11 @@ def _hints(function: Any) -> dict[str, Any]:
     """``typing.get_type_hints`` with the names ``_bridge`` imports only for type checkers."""
     import smsbridge._bridge as module
 
-    names = {"WebhookRequest": WebhookRequest, "WebhookOutcome": WebhookOutcome}
+    names = {
+        "WebhookRequest": WebhookRequest,
+        "WebhookOutcome": WebhookOutcome,
+        "SendResult": SendResult,
+    }
     return typing.get_type_hints(function, globalns={**vars(module), **names})
 
 

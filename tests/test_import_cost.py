@@ -2,9 +2,11 @@
 
 "Ready" is the import, a Bridge over Twilio and Telnyx, and one ``to_e164``: what an
 application does at start-up. It must not load what only other paths use (webhooks, the
-emulator, the CLI, framework adapters, other providers, optional extras), and it builds no
-pydantic model: each model is built at its first use (``defer_build``), which must behave
-exactly like a model built at import.
+emulator, the CLI, framework adapters, other providers, optional extras), and it defines no
+pydantic model: defining any model loads ``pydantic.main`` and ``pydantic.fields``, which cost
+more than the rest of getting ready, so ``smsbridge._models`` loads with the first send (or
+webhook, or model named). Each model is then built at its first use (``defer_build``), which
+must behave exactly like a model built at import.
 
 Every check runs in a fresh interpreter: this process has long since imported everything.
 """
@@ -102,10 +104,42 @@ def test_ready_loads_nothing_it_does_not_use() -> None:
     assert _under(loaded, NOT_AT_START) == []
 
 
-def test_ready_builds_no_model_and_discovers_no_plugins() -> None:
-    """Starting up defines the models without building them; building the first one is what
-    makes pydantic look for plug-ins through importlib.metadata, which the provider registry
-    also reads only when a provider is looked up by name."""
+# What defining any pydantic model loads (`import pydantic` alone loads neither module), and
+# the module that defines smsbridge's models.
+MODEL_MACHINERY = ("pydantic.main", "pydantic.fields", "smsbridge._models")
+
+
+def test_ready_defines_no_model() -> None:
+    """A ready bridge has not loaded pydantic's model machinery nor smsbridge._models: the
+    providers' status maps use MessageStatus, a plain enum, which smsbridge exports without
+    loading the models either; a model named through smsbridge loads them."""
+    found = _run(
+        f"MACHINERY = {MODEL_MACHINERY!r}\n{FLOOR}\n{READY}\n"
+        "loaded = lambda: sorted(name for name in MACHINERY if name in sys.modules)\n"
+        "ready = loaded()\n"
+        "from smsbridge.providers.twilio import TWILIO_STATUS\n"
+        "from smsbridge.providers.telnyx import TELNYX_STATUS\n"
+        "status = smsbridge.MessageStatus\n"
+        "same = [TWILIO_STATUS['delivered'] is status.DELIVERED,\n"
+        "        TELNYX_STATUS['delivered'] is status.DELIVERED]\n"
+        "with_status = loaded()\n"
+        "import smsbridge._models\n"
+        "same += [smsbridge._models.MessageStatus is status,\n"
+        "         smsbridge.SendResult is smsbridge._models.SendResult]\n"
+        "result = {'ready': ready, 'with_status': with_status, 'named': loaded(), 'same': same}"
+    )
+    assert found == {
+        "ready": [],
+        "with_status": [],
+        "named": sorted(MODEL_MACHINERY),
+        "same": [True, True, True, True],
+    }
+
+
+def test_models_build_none_and_discover_no_plugins_when_defined() -> None:
+    """Defining the models (after starting up) builds none of them; building the first one
+    is what makes pydantic look for plug-ins through importlib.metadata, which the provider
+    registry also reads only when a provider is looked up by name."""
     found = _run(
         f"{FLOOR}\nfloor = set(sys.modules)\n{READY}\n"
         "import pydantic, smsbridge._models as models\n"
@@ -240,19 +274,25 @@ def test_deferred_models_behave_as_built_ones_on_first_use() -> None:
 
 
 def test_first_send_and_webhook_after_ready() -> None:
-    """The first send (through httpx.MockTransport) and the first webhook of a fresh process,
-    each building the models it uses then, give what they always gave."""
+    """The first send (through httpx.MockTransport), which loads the models, and the first
+    webhooks of a fresh process, each building the models it uses then, give what they
+    always gave."""
     found = _run(
-        f"FIXTURE = {str(FIXTURES / 'twilio_send.json')!r}\n"
+        f"FIXTURES = {str(FIXTURES)!r}\n"
         + READY
         + """
 import httpx
 from pathlib import Path
-from smsbridge.testing import sign_twilio
-from smsbridge.webhooks import WebhookRequest
-fixture = json.loads(Path(FIXTURE).read_text())["response_201"]
+from smsbridge import MessageStatus
+before_send = "pydantic.main" in sys.modules
+fixture = json.loads(Path(FIXTURES, "twilio_send.json").read_text())["response_201"]
 client = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(201, json=fixture)))
 sent = Bridge([twilio, telnyx], http_client=client).send(to="+14155552671", body="hi")
+answer = json.loads(Path(FIXTURES, "telnyx_send.json").read_text())["response_200"]
+client = httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(200, json=answer)))
+by_telnyx = Bridge(telnyx, http_client=client).send(to="+14155552671", body="h\u00e9llo \u20ac")
+from smsbridge.testing import sign_twilio
+from smsbridge.webhooks import WebhookRequest
 url = "https://app.example.com/sms/webhook"
 params = [("MessageSid", "SM" + "1" * 32), ("AccountSid", "AC" + "0" * 32),
           ("From", "+14155552671"), ("To", "+15017122661"), ("Body", "STOP"), ("NumMedia", "0")]
@@ -261,10 +301,34 @@ headers = {"Content-Type": "application/x-www-form-urlencoded",
 from urllib.parse import urlencode
 hook = Bridge([twilio, telnyx], public_url=url).handle_webhook(
     WebhookRequest("POST", url, headers, urlencode(params).encode()))
-result = {"sent": [sent.provider, sent.provider_message_id, str(sent.status), sent.segments],
+params = [("MessageSid", "SM" + "2" * 32), ("MessageStatus", "delivered"),
+          ("AccountSid", "AC" + "0" * 32), ("From", "+15017122661"), ("To", "+14155552671")]
+headers = {"Content-Type": "application/x-www-form-urlencoded",
+           **sign_twilio(url, params, auth_token="x" * 32)}
+status = Bridge([twilio, telnyx], public_url=url).handle_webhook(
+    WebhookRequest("POST", url, headers, urlencode(params).encode())).event
+result = {"before_send": before_send,
+          "sent": [type(sent).__name__, sent.provider, sent.provider_message_id,
+                   sent.status is MessageStatus.QUEUED, sent.segments, sent.encoding,
+                   [a.provider for a in sent.attempts]],
+          "by_telnyx": [by_telnyx.provider, by_telnyx.provider_message_id,
+                        by_telnyx.status is MessageStatus.QUEUED, by_telnyx.encoding],
           "hook": [type(hook.event).__name__, hook.event.opt_out, hook.event.from_,
-                   hook.response.status_code]}
+                   hook.response.status_code],
+          "status": [type(status).__name__, status.status is MessageStatus.DELIVERED,
+                     status.status.terminal, status.provider_message_id]}
 """
     )
-    assert found["sent"] == ["twilio", "MM9c8b7a6f5e4d3c2b1a09f8e7d6c5b4a3", "queued", 1]
+    assert found["before_send"] is False
+    assert found["sent"] == [
+        "SendResult",
+        "twilio",
+        "MM9c8b7a6f5e4d3c2b1a09f8e7d6c5b4a3",
+        True,
+        1,
+        "GSM-7",
+        ["twilio"],
+    ]
+    assert found["by_telnyx"] == ["telnyx", "40385f64-5717-4562-b3fc-2c963f66afa6", True, "GSM-7"]
     assert found["hook"] == ["InboundMessage", "STOP", "+14155552671", 200]
+    assert found["status"] == ["StatusEvent", True, True, "SM" + "2" * 32]

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import httpx
 
 from smsbridge._errors import ConfigError, ProviderError
-from smsbridge._models import MessageStatus, SendResult
+from smsbridge._status import MessageStatus
 from smsbridge.providers._base import Capabilities, Provider, Settings, WebhookCodec
 from smsbridge.providers._checks import TimeoutLike, check_credential
 from smsbridge.providers._codes import make_error, parse_retry_after
@@ -26,7 +26,7 @@ from smsbridge.providers.telnyx._errors import TELNYX_CODES
 from smsbridge.providers.telnyx._statuses import TELNYX_STATUS
 
 if TYPE_CHECKING:
-    from smsbridge._models import OutboundMessage
+    from smsbridge._models import OutboundMessage, SendResult
 
 __all__ = ["Telnyx", "idempotency_header"]
 
@@ -204,6 +204,8 @@ class Telnyx(Provider):
         segments = message.segments
         parts = data.get("parts")
         encoding = data.get("encoding")
+        from smsbridge._models import SendResult  # at first use: see smsbridge._models
+
         return SendResult(
             provider=self.name,
             provider_message_id=str(data["id"]),

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 import httpx
 
 from smsbridge._errors import ConfigError, ProviderError
-from smsbridge._models import MessageStatus, SendResult
+from smsbridge._status import MessageStatus
 from smsbridge.providers._base import (
     Capabilities,
     LookupInconclusive,
@@ -34,7 +34,7 @@ from smsbridge.providers.twilio._keys import TwilioKeys, checked_shared_keys, pa
 from smsbridge.providers.twilio._statuses import TWILIO_STATUS
 
 if TYPE_CHECKING:
-    from smsbridge._models import OutboundMessage
+    from smsbridge._models import OutboundMessage, SendResult
 
 __all__ = ["Twilio"]
 
@@ -351,6 +351,8 @@ class Twilio(Provider):
             num_segments = int(payload.get("num_segments") or 0) or None
         except (TypeError, ValueError):
             num_segments = None
+        from smsbridge._models import SendResult  # at first use: see smsbridge._models
+
         return SendResult(
             provider=self.name,
             provider_message_id=str(payload["sid"]),

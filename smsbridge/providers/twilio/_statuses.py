@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from smsbridge._models import MessageStatus
+from smsbridge._status import MessageStatus
 
 __all__ = ["TWILIO_STATUS"]
 

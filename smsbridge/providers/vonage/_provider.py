@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import httpx
 
 from smsbridge._errors import ConfigError, InvalidRequest, ProviderError
-from smsbridge._models import MessageStatus, SendResult
+from smsbridge._status import MessageStatus
 from smsbridge.providers._base import Capabilities, Provider, Settings, WebhookCodec
 from smsbridge.providers._checks import TimeoutLike, check_credential
 from smsbridge.providers._codes import make_error, parse_retry_after
@@ -28,7 +28,7 @@ from smsbridge.providers.vonage._auth import (
 from smsbridge.providers.vonage._errors import code_from_type, send_category
 
 if TYPE_CHECKING:
-    from smsbridge._models import OutboundMessage
+    from smsbridge._models import OutboundMessage, SendResult
 
 __all__ = ["MAX_CLIENT_REF", "MAX_TEXT", "Vonage"]
 
@@ -216,6 +216,8 @@ class Vonage(Provider):
         if 200 <= response.status_code < 300 and isinstance(payload, dict):
             uuid = payload.get("message_uuid")
             if isinstance(uuid, str) and uuid:
+                from smsbridge._models import SendResult  # at first use: see smsbridge._models
+
                 segments = message.segments
                 return SendResult(
                     provider=self.name,

@@ -15,7 +15,7 @@ carrier error): the message was handed on, so it is
 
 from __future__ import annotations
 
-from smsbridge._models import MessageStatus
+from smsbridge._status import MessageStatus
 
 __all__ = ["CARRIER_REJECTIONS", "VONAGE_STATUS", "status_for"]
 
