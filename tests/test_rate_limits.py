@@ -159,6 +159,27 @@ def test_rate_limits_from_configuration() -> None:
             read({"rate_limits": junk_value})
 
 
+def test_bridge_from_env_reads_its_rate_limits() -> None:
+    """Bridge.from_env takes SMSBRIDGE_RATE_LIMITS; a keyword argument wins over it."""
+    from smsbridge import Bridge
+
+    env = {
+        "SMSBRIDGE_PROVIDERS": "twilio",
+        "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+        "TWILIO_AUTH_TOKEN": "t" * 32,
+        "TWILIO_FROM": "+15017122661",
+        "SMSBRIDGE_RATE_LIMITS": "twilio=10,+15017122661=1",
+    }
+    sms = Bridge.from_env(env)
+    assert sms.routing.rate_limits == RateLimits(
+        providers={"twilio": 10}, senders={"+15017122661": 1}
+    )
+    assert Bridge.from_env(env, rate_limits=None).routing.rate_limits is None
+    with pytest.raises(ConfigError) as caught:
+        Bridge.from_env({**env, "SMSBRIDGE_RATE_LIMITS": "twilio=fast"})
+    assert caught.value.variable == "SMSBRIDGE_RATE_LIMITS"
+
+
 # -- the stores: GCRA reservations ----------------------------------------------------------
 
 
