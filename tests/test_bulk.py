@@ -176,7 +176,7 @@ def test_errors_of_the_input_iterable_are_raised_after_the_items(emu: Emulator) 
     assert all(item.ok for item in got)
 
 
-@pytest.mark.parametrize("value", [0, -1, 1.5, True, "4"])
+@pytest.mark.parametrize("value", [0, -1, 1001, 1.5, True, "4"])
 def test_bad_concurrency_is_a_config_error(value: Any) -> None:
     from smsbridge.providers import Twilio
 

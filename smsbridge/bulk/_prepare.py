@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FIELDS",
+    "MAX_CONCURRENCY",
     "check_concurrency",
     "check_job",
     "check_job_name",
@@ -49,10 +50,21 @@ FIELDS = frozenset(
 _MAX_JOB = 100
 
 
+#: The most sends a bulk call keeps in flight: each is a task (or thread), and a provider's API
+#: answers 429 long before this many concurrent requests from one account.
+MAX_CONCURRENCY = 1000
+
+
 def check_concurrency(concurrency: int) -> int:
-    """``concurrency``, checked: a positive int."""
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise ConfigError("concurrency must be a positive integer", variable="concurrency")
+    """``concurrency``, checked: an int from 1 to :data:`MAX_CONCURRENCY`."""
+    if (
+        isinstance(concurrency, bool)
+        or not isinstance(concurrency, int)
+        or not 1 <= concurrency <= MAX_CONCURRENCY
+    ):
+        raise ConfigError(
+            f"concurrency must be an integer from 1 to {MAX_CONCURRENCY}", variable="concurrency"
+        )
     return concurrency
 
 
