@@ -108,7 +108,11 @@ def table(rows: list[Row]) -> str:
 def markdown(rows: list[Row]) -> str:
     """The same table in Markdown (for docs/performance.md)."""
     out = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-    out += ["| " + " | ".join(_cells(r)).replace("<=", "≤").replace(">=", "≥") + " |" for r in rows]
+    for row in rows:
+        line = " | ".join(_cells(row)).replace("<=", "≤").replace(">=", "≥")
+        out.append(
+            "| " + line.replace(" us CPU/msg", " µs CPU/msg").replace(" us/call", " µs/call") + " |"
+        )
     return "\n".join(out)
 
 

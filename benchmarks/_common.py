@@ -14,7 +14,9 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
@@ -150,6 +152,25 @@ def _memory_total() -> int | None:
     return None
 
 
+def _git() -> dict[str, Any]:
+    """The checkout measured: its commit and whether it has uncommitted changes."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", *args], cwd=root, capture_output=True, text=True, check=False, timeout=10
+        )
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    try:
+        return {
+            "commit": git("rev-parse", "HEAD") or None,
+            "dirty": bool(git("--no-optional-locks", "status", "--porcelain")),
+        }
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
 def machine() -> dict[str, Any]:
     """The machine and software the figures come from."""
     versions: dict[str, str | None] = {}
@@ -170,6 +191,10 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "python": f"{platform.python_implementation()} {platform.python_version()}",
         "packages": versions,
+        "smsbridge_checkout": _git(),
+        # With proxies in the environment the bridge's aiohttp session trusts it, which costs
+        # a thread hop per request: figures from such a run are not comparable.
+        "proxies_in_environment": bool(urllib.request.getproxies()),
         "load_average_at_start": load,
     }
 
