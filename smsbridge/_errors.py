@@ -17,7 +17,13 @@
     │   ├── AuthError                   "auth_or_account"       refused
     │   ├── RateLimited                 "rate_limited"          refused; .retry_after
     │   ├── CarrierRoute                "carrier_route"         refused
-    │   └── ProviderUnavailable         "provider_unavailable"  refused or ambiguous
+    │   ├── ProviderUnavailable         "provider_unavailable"  refused or ambiguous
+    │   ├── SchedulingUnavailable       "scheduling_unavailable" rejected: no provider can hold
+    │   │                                    the message until send_at (each one's reason)
+    │   ├── NotCancellable              "not_cancellable"       rejected: too late to cancel
+    │   ├── MessageNotFound             "message_not_found"     rejected: no such message id
+    │   └── Unsupported                 "unsupported"           rejected: the provider cannot
+    │                                        do this (cancel, read back, schedule)
     ├── AllProvidersFailed              every candidate refused; code/failure of the last attempt
     ├── StoreUnavailable                code "store_unavailable" the shared store cannot be reached
     ├── IdempotencyConflict             code "idempotency_in_flight" same key still being sent
@@ -65,12 +71,15 @@ __all__ = [
     "InvalidRecipient",
     "InvalidRequest",
     "MalformedWebhook",
+    "MessageNotFound",
     "MessageTooLong",
+    "NotCancellable",
     "OptedOut",
     "PayloadTooLarge",
     "ProviderError",
     "ProviderUnavailable",
     "RateLimited",
+    "SchedulingUnavailable",
     "SendInterrupted",
     "SenderConfig",
     "SignatureError",
@@ -79,6 +88,7 @@ __all__ = [
     "StoreUnavailable",
     "UnexpectedError",
     "UnknownProvider",
+    "Unsupported",
     "WebhookError",
 ]
 
@@ -296,6 +306,37 @@ class ProviderUnavailable(ProviderError):
 
     code = "provider_unavailable"
     default_failure = "ambiguous"
+
+
+class SchedulingUnavailable(ProviderError):
+    """No configured provider can hold the message until its ``send_at``; the message says
+    why for each (no scheduling, needs a messaging service, outside its window). Raised before
+    any request."""
+
+    code = "scheduling_unavailable"
+    default_failure = "rejected"
+
+
+class NotCancellable(ProviderError):
+    """The message can no longer be cancelled: it is sending or sent (or too close to its
+    time), so it may go out."""
+
+    code = "not_cancellable"
+    default_failure = "rejected"
+
+
+class MessageNotFound(ProviderError):
+    """The provider knows no message with that id (on this account)."""
+
+    code = "message_not_found"
+    default_failure = "rejected"
+
+
+class Unsupported(ProviderError):
+    """The provider cannot do what was asked (cancel, read back, schedule a message)."""
+
+    code = "unsupported"
+    default_failure = "rejected"
 
 
 class AllProvidersFailed(SmsBridgeError):

@@ -79,6 +79,9 @@ class OutboundMessage(_Frozen):
         description="explicit status webhook URL; overrides the one built from public_url",
     )
     segments: SegmentInfo | None = None
+    send_at: datetime | None = Field(
+        default=None, description="when to send it (timezone-aware); None: now"
+    )
     message_id: str = Field(
         default_factory=lambda: uuid.uuid4().hex,
         description="our own id for this message, stable across retries (Telnyx Idempotency-Key)",
@@ -136,6 +139,15 @@ class SendResult(_Frozen):
     reference: str | None = None
     attempts: tuple[Attempt, ...] = ()
     warnings: tuple[str, ...] = ()
+    send_at: datetime | None = Field(
+        default=None, description="when a scheduled message is to go out (status scheduled)"
+    )
+    raw_status: str | None = Field(
+        default=None, description="the provider's own status word, as it said it"
+    )
+    error_code: str | None = Field(
+        default=None, description="the provider's error code for a failed message, if any"
+    )
     raw: dict[str, Any] = Field(default_factory=dict, repr=False)
 
 

@@ -294,6 +294,60 @@ class Provider(abc.ABC):
         """
         raise NotImplementedError(f"{self.name} has no read-back")
 
+    # -- scheduling, cancel and read-back by id ------------------------------------------
+    def scheduling_problem(self, send_at: datetime, now: datetime) -> str | None:
+        """Why this provider cannot hold a message until ``send_at`` (both aware), or ``None``
+        when it can. The default reads ``capabilities.scheduling``; a provider adds its own
+        requirements (Twilio: a messaging service)."""
+        window = self.capabilities.scheduling
+        if window is None:
+            return "it cannot schedule messages"
+        earliest, latest = window
+        lead = send_at - now
+        if lead <= earliest:
+            return f"send_at must be more than {_span(earliest)} ahead"
+        if lead > latest:
+            return f"send_at must be at most {_span(latest)} ahead"
+        return None
+
+    def build_cancel_request(self, provider_message_id: str) -> httpx.Request:
+        """The request cancelling a scheduled message.
+
+        Raises:
+            Unsupported: the provider cannot cancel messages.
+        """
+        raise self._unsupported("cancel messages")
+
+    def parse_cancel(self, response: httpx.Response, provider_message_id: str) -> SendResult:
+        """The cancelled message (status ``canceled``).
+
+        Raises:
+            NotCancellable: too late; MessageNotFound: no such id; ProviderError otherwise.
+        """
+        raise self._unsupported("cancel messages")
+
+    def build_fetch_request(self, provider_message_id: str) -> httpx.Request:
+        """The request reading one message back by its id.
+
+        Raises:
+            Unsupported: the provider cannot read messages back by id.
+        """
+        raise self._unsupported("read messages back")
+
+    def parse_fetch(self, response: httpx.Response, provider_message_id: str) -> SendResult:
+        """The message as the provider has it now: mapped ``status``, ``raw_status``,
+        ``error_code``, ``send_at`` for a scheduled one.
+
+        Raises:
+            MessageNotFound: no such id; ProviderError otherwise.
+        """
+        raise self._unsupported("read messages back")
+
+    def _unsupported(self, what: str) -> SmsBridgeError:
+        from smsbridge._errors import Unsupported
+
+        return Unsupported(f"{self.name} cannot {what}", provider=self.name)
+
     # -- routing helpers -----------------------------------------------------------------
     def identity(self) -> tuple[str, ...]:
         """Non-secret values telling two accounts of this provider apart (an account or
@@ -365,3 +419,13 @@ class Provider(abc.ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(from_={self.from_!r}, base_url={self.base_url!r}, ***)"
+
+
+def _span(delta: timedelta) -> str:
+    """``delta`` in words: "5 minutes", "35 days"."""
+    seconds = int(delta.total_seconds())
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} seconds"

@@ -19,11 +19,15 @@ from smsbridge._errors import (
     Failure,
     InvalidRecipient,
     InvalidRequest,
+    MessageNotFound,
+    NotCancellable,
     OptedOut,
     ProviderError,
     ProviderUnavailable,
     RateLimited,
+    SchedulingUnavailable,
     SenderConfig,
+    Unsupported,
 )
 
 __all__ = ["CATEGORY_CLASSES", "code_table", "make_error", "parse_retry_after"]
@@ -56,6 +60,10 @@ CATEGORY_CLASSES: dict[str, type[ProviderError]] = {
         ProviderUnavailable,
         CarrierTransient,
         CarrierRoute,
+        SchedulingUnavailable,
+        NotCancellable,
+        MessageNotFound,
+        Unsupported,
     )
 }
 
