@@ -8,7 +8,6 @@ Webhooks come in through :meth:`Bridge.handle_webhook`.
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections.abc import (
@@ -21,14 +20,15 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
+from datetime import datetime  # at run time: typing.get_type_hints(Bridge.send) needs it
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import quote
 
 from smsbridge._clients import Clients
 from smsbridge._errors import ConfigError
 from smsbridge._outbound import build_message, with_warnings
 from smsbridge._public_url import split_public_url, trusted_networks
+from smsbridge._receiving import REFERENCE_PARAM, Receiving
 from smsbridge.providers._checks import check_positive
 from smsbridge.routing._breaker import CircuitBreaker
 from smsbridge.routing._retry import Retry
@@ -45,17 +45,13 @@ if TYPE_CHECKING:
     from smsbridge.routing._policy import Policy
     from smsbridge.routing._rates import RateLimits
     from smsbridge.stores._base import Store
-    from smsbridge.webhooks._handle import WebhookPipeline
-    from smsbridge.webhooks._outcome import WebhookOutcome
     from smsbridge.webhooks._refusals import RefusalLog
-    from smsbridge.webhooks._request import WebhookRequest
 
 __all__ = ["DEFAULT_MAX_BODY", "REFERENCE_PARAM", "Bridge", "Delivery"]
 
 log = logging.getLogger("smsbridge")
 
 Delivery = Literal["at_most_once", "at_least_once"]
-REFERENCE_PARAM = "smsbridge_ref"
 # Shared, immutable defaults (Retry and CircuitBreaker are frozen values).
 DEFAULT_RETRY = Retry()
 DEFAULT_BREAKER = CircuitBreaker()
@@ -66,7 +62,7 @@ DEFAULT_BREAKER = CircuitBreaker()
 DEFAULT_MAX_BODY = 64 * 1024
 
 
-class Bridge:
+class Bridge(Receiving):
     """Send and receive SMS/MMS through one or more providers.
 
     Example:
@@ -194,27 +190,7 @@ class Bridge:
         )
         self.clients = Clients(http_client, async_http_client)
 
-    # -- providers and clients ------------------------------------------------------------
-    @property
-    def providers(self) -> tuple[Provider, ...]:
-        """Every provider the policy can use, in preference order, without repeats."""
-        return tuple(self.policy.providers())
-
-    @property
-    def webhook_providers(self) -> tuple[Provider, ...]:
-        """The providers whose webhooks this bridge accepts: every sender, then the
-        receive-only ones."""
-        senders = self.providers
-        return senders + tuple(p for p in self.receive_only if p not in senders)
-
-    @functools.cached_property
-    def webhook_pipeline(self) -> WebhookPipeline:
-        """This bridge's webhook pipeline, prepared at the first webhook: its receiving
-        providers grouped by webhook codec (the providers a bridge holds do not change)."""
-        from smsbridge.webhooks._handle import WebhookPipeline
-
-        return WebhookPipeline(self)
-
+    # -- providers and clients (the receiving side: smsbridge._receiving) -----------------
     def provider(self, name: str) -> Provider:
         """The configured provider called ``name`` (``Provider.name``) that sends."""
         for provider in self.providers:
@@ -246,15 +222,10 @@ class Bridge:
         reference: str | None = None,
         idempotency_key: str | None = None,
         status_callback: str | None = None,
+        send_at: datetime | None = None,
     ) -> OutboundMessage:
-        """Validate and normalise a message without sending it (``to`` becomes E.164).
-
-        Raises:
-            InvalidPhoneNumber: ``to`` is not a valid number.
-            MessageTooLong: ``body`` is over 1600 characters.
-            InvalidRequest: no body and no media, an argument of the wrong type, or a media
-                URL that is not http(s).
-        """
+        """Validate and normalise a message without sending it (``to`` becomes E.164); the
+        arguments and errors are :meth:`send`'s."""
         return build_message(
             to,
             body,
@@ -265,23 +236,8 @@ class Bridge:
             idempotency_key=idempotency_key,
             status_callback=status_callback,
             default_callback=self.status_callback_url,
+            send_at=send_at,
         )
-
-    @property
-    def webhook_url(self) -> str | None:
-        """The webhook endpoint's full public URL (``None`` without ``public_url``)."""
-        base = self.public_url
-        return None if base is None else self.public_endpoint or base + self.webhook_path
-
-    def status_callback_url(self, reference: str | None) -> str | None:
-        """The status webhook URL for a send, carrying ``reference``; ``None`` without
-        ``public_url`` (the provider's configured webhooks then apply)."""
-        url = self.webhook_url
-        if url is None:
-            return None
-        if reference is not None:
-            url += f"?{REFERENCE_PARAM}={quote(reference, safe='')}"
-        return url
 
     # -- sending -----------------------------------------------------------------------
     def send(
@@ -295,6 +251,7 @@ class Bridge:
         reference: str | None = None,
         idempotency_key: str | None = None,
         status_callback: str | None = None,
+        send_at: datetime | None = None,
     ) -> SendResult:
         """Send an SMS (or an MMS with ``media_urls``) and return what the provider said.
 
@@ -310,9 +267,13 @@ class Bridge:
                 sending again (across processes and restarts with a shared store).
             status_callback: a status webhook URL for this message, instead of the one built
                 from ``public_url``.
+            send_at: schedule it (a timezone-aware ``datetime``): only providers whose window
+                holds that time are tried (see docs/scheduling.md); the result's status is
+                ``scheduled``. ``None``: now.
 
         Raises:
             InvalidPhoneNumber, MessageTooLong, InvalidRequest: the message is not valid.
+            SchedulingUnavailable: no configured provider can hold it until ``send_at``.
             ProviderError: (or :class:`AllProvidersFailed`) whose ``failure`` says whether it
                 may have been sent.
         """
@@ -327,6 +288,7 @@ class Bridge:
             reference=reference,
             idempotency_key=idempotency_key,
             status_callback=status_callback,
+            send_at=send_at,
         )
         result = send_sync(self, message)
         return with_warnings(result, message)
@@ -342,6 +304,7 @@ class Bridge:
         reference: str | None = None,
         idempotency_key: str | None = None,
         status_callback: str | None = None,
+        send_at: datetime | None = None,
     ) -> SendResult:
         """Async twin of :meth:`send`, with the same arguments."""
         from smsbridge.routing._engine import send_async
@@ -355,6 +318,7 @@ class Bridge:
             reference=reference,
             idempotency_key=idempotency_key,
             status_callback=status_callback,
+            send_at=send_at,
         )
         result = await send_async(self, message)
         return with_warnings(result, message)
@@ -421,19 +385,50 @@ class Bridge:
             self, messages, concurrency=concurrency, job=job, on_progress=on_progress, start=start
         )
 
-    # -- webhooks ----------------------------------------------------------------------
-    def handle_webhook(self, request: WebhookRequest) -> WebhookOutcome:
-        """Verify, parse and acknowledge one webhook (see :mod:`smsbridge.webhooks`).
+    # -- scheduled messages and read-back -----------------------------------------------
+    def cancel(self, message: SendResult | str, message_id: str | None = None) -> SendResult:
+        """Cancel a scheduled message while its provider still allows it.
+
+        Args:
+            message: the ``SendResult`` of the send, or the provider's name (then give
+                ``message_id``, the provider's id for it).
+
+        Returns the message, now ``canceled``; cancelling one already canceled returns it too.
 
         Raises:
-            WebhookError: ``SignatureError``/``StaleWebhook`` (403), ``UnknownProvider``/
-                ``MalformedWebhook`` (400), ``PayloadTooLarge`` (413); nothing else.
+            NotCancellable: too late (it is sending or sent; it may go out).
+            MessageNotFound: the provider has no such message.
+            Unsupported: the provider cannot cancel messages (before any request).
+            ProviderError: the provider could not be asked (typed as for a send).
         """
-        return self.webhook_pipeline.handle(request)
+        from smsbridge._manage import cancel
 
-    async def ahandle_webhook(self, request: WebhookRequest) -> WebhookOutcome:
-        """Async twin of :meth:`handle_webhook`."""
-        return await self.webhook_pipeline.ahandle(request)
+        return cancel(self, message, message_id)
+
+    async def acancel(self, message: SendResult | str, message_id: str | None = None) -> SendResult:
+        """Async twin of :meth:`cancel`."""
+        from smsbridge._manage import acancel
+
+        return await acancel(self, message, message_id)
+
+    def fetch(self, message: SendResult | str, message_id: str | None = None) -> SendResult:
+        """Read a message's current state back from its provider (any message, by id).
+
+        Takes what :meth:`cancel` takes. Returns a ``SendResult`` with the mapped ``status``,
+        the provider's ``raw_status`` and ``error_code``, and ``send_at`` while scheduled.
+
+        Raises:
+            MessageNotFound, Unsupported, ProviderError: as for :meth:`cancel`.
+        """
+        from smsbridge._manage import fetch
+
+        return fetch(self, message, message_id)
+
+    async def afetch(self, message: SendResult | str, message_id: str | None = None) -> SendResult:
+        """Async twin of :meth:`fetch`."""
+        from smsbridge._manage import afetch
+
+        return await afetch(self, message, message_id)
 
     # -- configuration -----------------------------------------------------------------
     @classmethod

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -21,7 +22,14 @@ from smsbridge._segments import WARN_SEGMENTS, check_body
 if TYPE_CHECKING:
     from smsbridge._models import OutboundMessage, SendResult
 
-__all__ = ["MAX_MEDIA", "build_message", "check_text", "checked_media", "with_warnings"]
+__all__ = [
+    "MAX_MEDIA",
+    "build_message",
+    "check_text",
+    "checked_media",
+    "checked_send_at",
+    "with_warnings",
+]
 
 log = logging.getLogger("smsbridge")
 
@@ -37,6 +45,7 @@ def build_message(
     idempotency_key: str | None,
     status_callback: str | None,
     default_callback: Callable[[str | None], str | None],
+    send_at: datetime | None = None,
 ) -> OutboundMessage:
     """The checked, normalised message (see ``Bridge.message``); ``default_callback`` gives
     the status webhook URL for a ``reference`` when ``status_callback`` is not given."""
@@ -64,7 +73,35 @@ def build_message(
         idempotency_key=idempotency_key,
         status_callback=status_callback or default_callback(reference),
         segments=info,
+        send_at=checked_send_at(send_at),
     )
+
+
+def checked_send_at(send_at: datetime | None, now: datetime | None = None) -> datetime | None:
+    """``send_at`` in UTC, if it is an aware ``datetime`` in the future (``None`` stays).
+
+    Raises:
+        InvalidRequest: not a ``datetime``, a naive one (whose zone would be a guess), or one
+            not after ``now``.
+    """
+    if send_at is None:
+        return None
+    if not isinstance(send_at, datetime):
+        raise InvalidRequest(
+            f"send_at must be a datetime, not {type(send_at).__name__}", failure="rejected"
+        )
+    if send_at.tzinfo is None or send_at.utcoffset() is None:
+        raise InvalidRequest(
+            "send_at must be timezone-aware (datetime(..., tzinfo=timezone.utc)): a naive time "
+            "would be read in some zone by guess",
+            failure="rejected",
+        )
+    moment = send_at.astimezone(timezone.utc)
+    if moment <= (now or datetime.now(timezone.utc)):
+        raise InvalidRequest(
+            f"send_at {moment.isoformat()} is not in the future", failure="rejected"
+        )
+    return moment
 
 
 def with_warnings(result: SendResult, message: OutboundMessage) -> SendResult:

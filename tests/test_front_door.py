@@ -26,7 +26,15 @@ from smsbridge.webhooks import WebhookOutcome, WebhookRequest
 
 ROOT = Path(__file__).resolve().parent.parent
 TO = "+14155552671"
-SEND_KEYWORDS = ("from_", "media_urls", "region", "reference", "idempotency_key", "status_callback")
+SEND_KEYWORDS = (
+    "from_",
+    "media_urls",
+    "region",
+    "reference",
+    "idempotency_key",
+    "status_callback",
+    "send_at",
+)
 
 
 def _no_sleep(seconds: float) -> None:

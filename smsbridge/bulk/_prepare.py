@@ -45,6 +45,7 @@ FIELDS = frozenset(
         "reference",
         "idempotency_key",
         "status_callback",
+        "send_at",
     }
 )
 _MAX_JOB = 100

@@ -15,11 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from smsbridge._errors import (
     AllProvidersFailed,
     ProviderUnavailable,
+    SchedulingUnavailable,
     SenderConfig,
     SmsBridgeError,
 )
@@ -47,7 +49,7 @@ class Decision:
 
 
 def select(
-    policy: Policy, message: OutboundMessage, *, any_sender: bool
+    policy: Policy, message: OutboundMessage, *, any_sender: bool, now: datetime | None = None
 ) -> list[tuple[Provider, OutboundMessage]]:
     """The candidates for ``message``, each paired with the message it will send.
 
@@ -55,10 +57,18 @@ def select(
     providers that own it are used; with ``any_sender`` the others stay in, sending from
     their own sender (so failover never sends from a number the provider does not hold).
 
+    A scheduled message (``send_at``) keeps only the providers whose scheduling window holds
+    that time at ``now``.
+
     Raises:
         SenderConfig: no provider can send it (refused; nothing was sent).
+        SchedulingUnavailable: no candidate can hold it until ``send_at`` (rejected; the
+            message gives each configured provider's reason).
     """
     candidates = policy.candidates(message)
+    if message.send_at is not None and candidates:
+        assert now is not None, "a scheduled send is selected against the time now"
+        candidates = _schedulable(policy, candidates, message.send_at, now)
     sender = message.from_
     if sender is None or not candidates:
         pairs = [(p, message) for p in candidates]
@@ -85,6 +95,22 @@ def select(
             f"no configured provider can send this {need} to this destination", failure="refused"
         )
     return pairs
+
+
+def _schedulable(
+    policy: Policy, candidates: Sequence[Provider], send_at: datetime, now: datetime
+) -> list[Provider]:
+    fit = [p for p in candidates if p.scheduling_problem(send_at, now) is None]
+    if fit:
+        return fit
+    reasons = "; ".join(
+        f"{p.name}: {p.scheduling_problem(send_at, now) or 'cannot send this message'}"
+        for p in policy.providers()
+    )
+    raise SchedulingUnavailable(
+        f"no configured provider can hold this message until {send_at:%Y-%m-%d %H:%M:%S} UTC "
+        f"({reasons})"
+    )
 
 
 def decide(

@@ -162,7 +162,9 @@ def _route(run: _Run) -> Plan[SendResult]:
     bridge, settings, message = run.bridge, run.settings, run.message
     breaker, runtime = settings.breaker, settings.breaker_runtime
     limits = settings.rate_limits
-    for provider, outgoing in select(bridge.policy, message, any_sender=settings.any_sender):
+    now = datetime.now(timezone.utc) if message.send_at is not None else None
+    chosen = select(bridge.policy, message, any_sender=settings.any_sender, now=now)
+    for provider, outgoing in chosen:
         retry = settings.retry
         started = time.time()
         first = True

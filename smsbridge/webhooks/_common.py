@@ -13,7 +13,6 @@ from urllib.parse import parse_qsl
 
 from pydantic import BaseModel
 
-from smsbridge._bridge import REFERENCE_PARAM
 from smsbridge._errors import MalformedWebhook
 from smsbridge._models import (
     EventError,
@@ -23,6 +22,7 @@ from smsbridge._models import (
     OptOut,
     StatusEvent,
 )
+from smsbridge._receiving import REFERENCE_PARAM
 from smsbridge.providers._codes import CATEGORY_CLASSES
 from smsbridge.stores._base import DEDUPE_PREFIX
 from smsbridge.webhooks._speedups import (
