@@ -15,11 +15,15 @@ from smsbridge import (
     ContentRejected,
     InvalidRecipient,
     InvalidRequest,
+    MessageNotFound,
+    NotCancellable,
     OptedOut,
     ProviderError,
     ProviderUnavailable,
     RateLimited,
+    SchedulingUnavailable,
     SenderConfig,
+    Unsupported,
 )
 from smsbridge.providers._codes import CATEGORY_CLASSES, make_error, parse_retry_after
 from smsbridge.providers.telnyx import TELNYX_CODES
@@ -40,6 +44,14 @@ CLASSES: dict[str, type[ProviderError]] = {
     "provider_unavailable": ProviderUnavailable,
     "carrier_transient": CarrierTransient,
     "carrier_route": CarrierRoute,
+}
+# Categories about scheduled messages and read-back by id, which the research table (about
+# sends) does not cover; their codes are mapped in the providers' send and message tables.
+LATER: dict[str, type[ProviderError]] = {
+    "scheduling_unavailable": SchedulingUnavailable,
+    "not_cancellable": NotCancellable,
+    "message_not_found": MessageNotFound,
+    "unsupported": Unsupported,
 }
 # The class of failure each category implies. provider_unavailable depends on the HTTP status
 # (503 refused, other 5xx ambiguous) and is checked on its own below.
@@ -73,10 +85,12 @@ def classify(provider: str, code: str | None, http_status: int | None) -> Provid
 
 def test_every_category_has_a_class() -> None:
     """The fixture's categories are exactly the error classes' codes."""
-    assert set(TABLE["categories"]) == set(CATEGORY_CLASSES) == set(CLASSES)
+    assert set(TABLE["categories"]) == set(CLASSES)
+    assert set(CATEGORY_CLASSES) == set(CLASSES) | set(LATER)
     for category, cls in CATEGORY_CLASSES.items():
         assert cls.code == category
-        assert CLASSES[category] is cls
+        assert {**CLASSES, **LATER}[category] is cls
+    assert all(cls.default_failure == "rejected" for cls in LATER.values())
 
 
 @pytest.mark.parametrize(("provider", "code", "category"), CASES)

@@ -66,7 +66,13 @@ class Capabilities:
         read_back: sent messages can be listed, so a send that may have been accepted can be
             reconciled (:meth:`Provider.build_lookup_request`).
         scheduling: ``(earliest, latest)`` lead time a scheduled send may have, or ``None``
-            when the provider cannot hold a message for later.
+            when the provider cannot hold a message for later. The lead must be more than
+            ``earliest`` and at most ``latest`` (:meth:`Provider.scheduling_problem`).
+        cancel: a scheduled message can be cancelled by its id
+            (:meth:`Provider.build_cancel_request`); without it, cancelling is refused with
+            ``Unsupported`` before any request.
+        fetch: one message can be read back by its id (:meth:`Provider.build_fetch_request`);
+            without it, fetching is refused with ``Unsupported`` before any request.
     """
 
     sms: bool = True
@@ -75,6 +81,8 @@ class Capabilities:
     idempotency: bool = False
     read_back: bool = False
     scheduling: tuple[timedelta, timedelta] | None = None
+    cancel: bool = False
+    fetch: bool = False
 
 
 def _seconds(text: str) -> float:
@@ -311,10 +319,13 @@ class Provider(abc.ABC):
         return None
 
     def build_cancel_request(self, provider_message_id: str) -> httpx.Request:
-        """The request cancelling a scheduled message.
+        """The request cancelling a scheduled message (providers whose capabilities say
+        ``cancel``).
 
         Raises:
             Unsupported: the provider cannot cancel messages.
+            InvalidRequest: ``provider_message_id`` is not an id of this provider's shape (it
+                is checked before it goes into the URL).
         """
         raise self._unsupported("cancel messages")
 
@@ -327,10 +338,12 @@ class Provider(abc.ABC):
         raise self._unsupported("cancel messages")
 
     def build_fetch_request(self, provider_message_id: str) -> httpx.Request:
-        """The request reading one message back by its id.
+        """The request reading one message back by its id (providers whose capabilities say
+        ``fetch``).
 
         Raises:
             Unsupported: the provider cannot read messages back by id.
+            InvalidRequest: ``provider_message_id`` is not an id of this provider's shape.
         """
         raise self._unsupported("read messages back")
 
@@ -394,8 +407,9 @@ class Provider(abc.ABC):
                 f"{self.name} base_url is not a valid URL", variable=f"{self.name.upper()}_BASE_URL"
             ) from None
 
-    def _request(self, url: httpx.URL, **kwargs: Any) -> httpx.Request:
-        return httpx.Request("POST", url, extensions={"timeout": self._timeout_ext}, **kwargs)
+    def _request(self, url: httpx.URL, *, method: str = "POST", **kwargs: Any) -> httpx.Request:
+        """A request to ``url`` carrying the configured timeout (a POST unless ``method``)."""
+        return httpx.Request(method, url, extensions={"timeout": self._timeout_ext}, **kwargs)
 
     @staticmethod
     def _json(response: httpx.Response) -> Any:

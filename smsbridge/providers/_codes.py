@@ -30,7 +30,7 @@ from smsbridge._errors import (
     Unsupported,
 )
 
-__all__ = ["CATEGORY_CLASSES", "code_table", "make_error", "parse_retry_after"]
+__all__ = ["CATEGORY_CLASSES", "code_table", "make_error", "parse_retry_after", "recast"]
 
 
 def code_table(spec: Mapping[str, str]) -> dict[str, str]:
@@ -92,9 +92,19 @@ def make_error(
     http_status: int | None,
     detail: str,
     retry_after: float | None = None,
+    by_status: Mapping[int, str] | None = None,
 ) -> ProviderError:
-    """Build the typed error for a provider's answer, classifying on its code first."""
-    category = table.get(provider_code or "") or category_for_status(http_status)
+    """Build the typed error for a provider's answer, classifying on its code first.
+
+    ``by_status`` gives categories for HTTP statuses that mean more on one endpoint than
+    anywhere (a 404 on a message's own URL: no such message); it is read only when the table
+    does not know the code, before the general fallback on the status.
+    """
+    category = (
+        table.get(provider_code or "")
+        or (by_status or {}).get(http_status or 0)
+        or category_for_status(http_status)
+    )
     cls = CATEGORY_CLASSES[category]
     failure: Failure | None = None
     if cls is ProviderUnavailable:
@@ -108,6 +118,18 @@ def make_error(
         http_status=http_status,
         failure=failure,
         retry_after=retry_after,
+    )
+
+
+def recast(error: ProviderError, category: str) -> ProviderError:
+    """``error`` as the class of ``category``, with the same message and provider fields (for
+    an answer whose meaning the endpoint decides: see the Telnyx cancel)."""
+    return CATEGORY_CLASSES[category](
+        error.message,
+        provider=error.provider,
+        provider_code=error.provider_code,
+        http_status=error.http_status,
+        retry_after=error.retry_after,
     )
 
 

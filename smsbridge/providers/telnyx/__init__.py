@@ -1,6 +1,8 @@
 """Telnyx: everything smsbridge knows about it, in one package.
 
-* ``_provider``: the send codec (Messaging API v2, Bearer auth, idempotency keys) and settings;
+* ``_provider``: the send codec (Messaging API v2, Bearer auth, idempotency keys, scheduled
+  sends) and settings;
+* ``_manage``: cancelling a scheduled message and reading one back by its id;
 * ``_errors``, ``_statuses``: its error codes and statuses in the common vocabulary;
 * ``_verify``, ``_parse``, ``_webhook``: Ed25519 webhook verification, events, the codec;
 * ``_signer``: a test signer minting valid webhooks (``smsbridge.testing.sign_telnyx``).

@@ -1,10 +1,16 @@
-"""Telnyx's error codes mapped to the stable categories (see docs/errors.md)."""
+"""Telnyx's error codes mapped to the stable categories (see docs/errors.md).
+
+``TELNYX_CODES`` holds the codes our research classified (``tests/fixtures/
+error_classification.json``, which the tests hold it to). ``TELNYX_MESSAGE_CODES`` is for a
+message's own URL (``/v2/messages/{id}``: cancel, fetch), where 10005 ("resource not found",
+HTTP 404) means there is no such message; elsewhere it means a wrong path, a bad request.
+"""
 
 from __future__ import annotations
 
 from smsbridge.providers._codes import code_table
 
-__all__ = ["TELNYX_CODES"]
+__all__ = ["TELNYX_CODES", "TELNYX_MESSAGE_CODES"]
 
 
 TELNYX_CODES = code_table(
@@ -24,3 +30,5 @@ TELNYX_CODES = code_table(
         "carrier_route": "40008",
     }
 )
+
+TELNYX_MESSAGE_CODES = {**TELNYX_CODES, "10005": "message_not_found"}

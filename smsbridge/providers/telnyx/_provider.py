@@ -4,6 +4,9 @@ Sends are JSON POSTs to ``/v2/messages`` with ``Authorization: Bearer <API key>`
 carries an ``Idempotency-Key`` (derived from the caller's key, or the message's own id), and the
 body is serialised deterministically so a retry repeats the exact bytes Telnyx compares.
 Errors come back as ``{"errors": [{"code": "<string>", "title", "detail"}]}``.
+
+A scheduled send adds ``send_at`` (UTC, whole minutes: Telnyx schedules to the minute);
+cancel and read-back by id (``/v2/messages/{id}``) live in ``_manage``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import binascii
 import hashlib
 import json
 import re
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
@@ -22,6 +27,8 @@ from smsbridge._status import MessageStatus
 from smsbridge.providers._base import Capabilities, Provider, Settings, WebhookCodec
 from smsbridge.providers._checks import TimeoutLike, check_credential
 from smsbridge.providers._codes import make_error, parse_retry_after
+from smsbridge.providers._manage import parse_time, text, utc
+from smsbridge.providers.telnyx import _manage
 from smsbridge.providers.telnyx._errors import TELNYX_CODES
 from smsbridge.providers.telnyx._statuses import TELNYX_STATUS
 
@@ -33,6 +40,14 @@ __all__ = ["Telnyx", "idempotency_header"]
 
 _KEY_OK = re.compile(r"^[A-Za-z0-9_:-]{1,255}$")
 _PROFILE_ID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+
+
+def _to_minute(send_at: datetime) -> datetime:
+    """``send_at`` cut to the whole minute, in UTC when it has a zone: Telnyx holds a message
+    to the minute, so this is the time it will keep (and the time the window is checked on)."""
+    if send_at.tzinfo is not None:
+        send_at = send_at.astimezone(timezone.utc)
+    return send_at.replace(second=0, microsecond=0)
 
 
 def idempotency_header(key: str) -> str:
@@ -60,7 +75,14 @@ class Telnyx(Provider):
     name: ClassVar[str] = "telnyx"
     default_base_url: ClassVar[str] = "https://api.telnyx.com"
     # Every send carries an Idempotency-Key over byte-identical JSON: repeating one is safe.
-    default_capabilities: ClassVar[Capabilities] = Capabilities(idempotency=True)
+    # A message can be held 5 minutes to 5 days ahead, cancelled while it waits, and read back
+    # by its id.
+    default_capabilities: ClassVar[Capabilities] = Capabilities(
+        idempotency=True,
+        scheduling=(timedelta(minutes=5), timedelta(days=5)),
+        cancel=True,
+        fetch=True,
+    )
     settings: ClassVar[Settings] = Settings(
         variables={
             "TELNYX_API_KEY": "api_key",
@@ -138,8 +160,18 @@ class Telnyx(Provider):
 
         return CODEC
 
+    def scheduling_problem(self, send_at: datetime, now: datetime) -> str | None:
+        """The window, checked on ``send_at`` cut to the minute (what Telnyx will hold): a
+        time 5 minutes and 30 seconds ahead is held for 5 minutes ahead, which is refused."""
+        return super().scheduling_problem(_to_minute(send_at), now)
+
     def build_request(self, message: OutboundMessage) -> httpx.Request:
-        """A JSON POST to /v2/messages with an Idempotency-Key."""
+        """A JSON POST to /v2/messages with an Idempotency-Key; ``send_at`` (UTC, cut to the
+        minute) for a scheduled message.
+
+        Raises:
+            InvalidRequest: ``send_at`` without a time zone.
+        """
         body: dict[str, Any] = {"to": message.to}
         sender = message.from_ or self.from_
         if sender:
@@ -157,6 +189,9 @@ class Telnyx(Provider):
         body["type"] = "MMS" if message.media_urls else "SMS"
         if message.status_callback:
             body["webhook_url"] = message.status_callback
+        if message.send_at is not None:
+            send_at = _to_minute(utc(self.name, message.send_at))
+            body["send_at"] = f"{send_at:%Y-%m-%dT%H:%M:%SZ}"
         key = idempotency_header(message.idempotency_key or message.message_id)
         # Fixed key order and separators: a retry must resend byte-identical JSON, or Telnyx
         # answers 422 for the reused key.
@@ -174,8 +209,15 @@ class Telnyx(Provider):
                 return self._result(data, message)
         raise self.error_from(response, payload)
 
-    def error_from(self, response: httpx.Response, payload: Any) -> ProviderError:
-        """The typed error for an unsuccessful answer (classified on ``errors[0].code``)."""
+    def error_from(
+        self,
+        response: httpx.Response,
+        payload: Any,
+        table: Mapping[str, str] = TELNYX_CODES,
+        by_status: Mapping[int, str] | None = None,
+    ) -> ProviderError:
+        """The typed error for an unsuccessful answer, classified on ``errors[0].code`` with
+        ``table`` (and ``by_status`` for codes it does not know: see :func:`make_error`)."""
         errors = payload.get("errors") if isinstance(payload, dict) else None
         if not isinstance(errors, list) or not errors or not isinstance(errors[0], dict):
             return self.unexpected(response)
@@ -189,27 +231,52 @@ class Telnyx(Provider):
             retry_after = parse_retry_after(headers.get("x-ratelimit-reset"))
         return make_error(
             self.name,
-            TELNYX_CODES,
+            table,
             provider_code=str(code) if code is not None else None,
             http_status=response.status_code,
             detail=detail,
             retry_after=retry_after,
+            by_status=by_status,
         )
 
+    # -- cancel and read-back by id (see _manage) ----------------------------------------
+    def build_cancel_request(self, provider_message_id: str) -> httpx.Request:
+        """A DELETE of ``/v2/messages/{id}``."""
+        return _manage.cancel_request(self, provider_message_id)
+
+    def parse_cancel(self, response: httpx.Response, provider_message_id: str) -> SendResult:
+        """The message, now ``canceled``; too late is NotCancellable, 404 MessageNotFound."""
+        return _manage.parse_cancel(self, response, provider_message_id)
+
+    def build_fetch_request(self, provider_message_id: str) -> httpx.Request:
+        """A GET of ``/v2/messages/{id}``."""
+        return _manage.fetch_request(self, provider_message_id)
+
+    def parse_fetch(self, response: httpx.Response, provider_message_id: str) -> SendResult:
+        """The message as Telnyx has it; 404 is MessageNotFound."""
+        return _manage.parse_fetch(self, response, provider_message_id)
+
     def _result(self, data: dict[str, Any], message: OutboundMessage) -> SendResult:
-        to = data.get("to")
-        first = to[0] if isinstance(to, list) and to and isinstance(to[0], dict) else {}
-        sender = data.get("from")
-        from_ = sender.get("phone_number") if isinstance(sender, dict) else sender
+        first = _manage.first_recipient(data)
+        from_ = _manage.sender(data)
         segments = message.segments
         parts = data.get("parts")
         encoding = data.get("encoding")
+        raw_status = text(first.get("status"))
+        # A scheduled send whose answer shows no status is still a scheduled one.
+        default = MessageStatus.SCHEDULED if message.send_at else MessageStatus.QUEUED
+        status = TELNYX_STATUS.get(raw_status or "", default)
+        # The message payload has no send time: a scheduled one is held until the minute sent,
+        # unless the answer says otherwise.
+        send_at = parse_time(data.get("send_at"))
+        if send_at is None and status is MessageStatus.SCHEDULED and message.send_at:
+            send_at = _to_minute(utc(self.name, message.send_at))
         from smsbridge._models import SendResult  # at first use: see smsbridge._models
 
         return SendResult(
             provider=self.name,
             provider_message_id=str(data["id"]),
-            status=TELNYX_STATUS.get(str(first.get("status")), MessageStatus.QUEUED),
+            status=status,
             to=str(first.get("phone_number") or message.to),
             from_=from_ or message.from_ or self.from_,
             segments=parts if isinstance(parts, int) else (segments.segments if segments else None),
@@ -217,5 +284,8 @@ class Telnyx(Provider):
             if encoding in ("GSM-7", "UCS-2")
             else (segments.encoding if segments else None),
             reference=message.reference,
+            send_at=send_at,
+            raw_status=raw_status,
+            error_code=_manage.error_code(data),
             raw=data,
         )

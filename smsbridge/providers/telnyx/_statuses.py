@@ -9,6 +9,10 @@ __all__ = ["TELNYX_STATUS"]
 # Per-recipient statuses (outbound and inbound) mapped to the common vocabulary. ``expired``
 # depends on the error code (40005 left Telnyx -> undelivered); see the webhook parser.
 TELNYX_STATUS: dict[str, MessageStatus] = {
+    # A message sent with send_at waits as "scheduled"; cancelling it makes it "cancelled"
+    # (Telnyx's spelling; the common vocabulary, like Twilio, says "canceled").
+    "scheduled": MessageStatus.SCHEDULED,
+    "cancelled": MessageStatus.CANCELED,
     "queued": MessageStatus.QUEUED,
     "sending": MessageStatus.SENDING,
     "sent": MessageStatus.SENT,

@@ -1,6 +1,8 @@
 """Twilio: everything smsbridge knows about it, in one package.
 
-* ``_provider``: the send codec (REST API 2010-04-01, Basic auth), read-back and settings;
+* ``_provider``: the send codec (REST API 2010-04-01, Basic auth; scheduled sends through a
+  messaging service), read-back and settings;
+* ``_manage``: cancelling a scheduled message and reading one back by its SID;
 * ``_errors``, ``_statuses``: its error codes and statuses in the common vocabulary;
 * ``_keys``: the auth token and SharedKeys that sign webhooks;
 * ``_signing``, ``_verify``, ``_parse``, ``_webhook``: the string to sign and HMAC, webhook

@@ -3,6 +3,9 @@
 Sends are form-encoded POSTs to ``/2010-04-01/Accounts/{AccountSid}/Messages.json`` with HTTP
 Basic auth (the account SID and auth token, or an API key SID and secret); media URLs repeat the
 ``MediaUrl`` field. Errors come back as ``{"code", "message", "more_info", "status"}``.
+
+A scheduled send adds ``SendAt`` and ``ScheduleType=fixed`` and must go through a messaging
+service; cancel and read-back by id (``Messages/{Sid}.json``) live in ``_manage``.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from smsbridge._errors import ConfigError, ProviderError
+from smsbridge._errors import ConfigError, ProviderError, SchedulingUnavailable
 from smsbridge._status import MessageStatus
 from smsbridge.providers._base import (
     Capabilities,
@@ -29,7 +32,9 @@ from smsbridge.providers._base import (
 )
 from smsbridge.providers._checks import TimeoutLike, check_credential
 from smsbridge.providers._codes import make_error, parse_retry_after
-from smsbridge.providers.twilio._errors import TWILIO_CODES
+from smsbridge.providers._manage import parse_time, text, utc
+from smsbridge.providers.twilio import _manage
+from smsbridge.providers.twilio._errors import TWILIO_SEND_CODES
 from smsbridge.providers.twilio._keys import TwilioKeys, checked_shared_keys, parse_shared_keys
 from smsbridge.providers.twilio._statuses import TWILIO_STATUS
 
@@ -52,6 +57,17 @@ _TRIAL_PREFIX = "Sent from your Twilio trial account - "
 _MARGIN = timedelta(seconds=2)
 # Without a Date header the clocks cannot be compared: allow this much difference instead.
 _SKEW = timedelta(seconds=60)
+
+# How far ahead a message can be scheduled. Twilio's pages disagree on the shortest lead: the
+# newest error pages say "more than 300 seconds", others (including ones updated as recently)
+# say 15 minutes. 900 s is the bound every page accepts: a lead between 5 and 15 minutes is
+# refused here, before any request (routing can then pick a provider that takes it), rather
+# than maybe refused by Twilio with 35114/35115 after the request.
+_SCHEDULING = (timedelta(seconds=900), timedelta(days=35))
+_NEEDS_SERVICE = (
+    "scheduling on Twilio needs a messaging service (messaging_service_sid=...); "
+    "from_ alone cannot schedule"
+)
 
 
 def _created(item: dict[str, Any]) -> datetime | None:
@@ -100,8 +116,11 @@ class Twilio(Provider):
     name: ClassVar[str] = "twilio"
     default_base_url: ClassVar[str] = "https://api.twilio.com"
     # Twilio's Messages API takes no idempotency key (a repeated request may send twice), but
-    # its sent messages can be listed and compared (read-back).
-    default_capabilities: ClassVar[Capabilities] = Capabilities(read_back=True)
+    # its sent messages can be listed and compared (read-back). Scheduled messages (through a
+    # messaging service) can be cancelled, and any message read back by its SID.
+    default_capabilities: ClassVar[Capabilities] = Capabilities(
+        read_back=True, scheduling=_SCHEDULING, cancel=True, fetch=True
+    )
     settings: ClassVar[Settings] = Settings(
         variables={
             "TWILIO_ACCOUNT_SID": "account_sid",
@@ -201,11 +220,35 @@ class Twilio(Provider):
         """A number configured here, or the messaging service SID itself."""
         return from_ in self.senders or from_ == self.messaging_service_sid
 
+    def scheduling_problem(self, send_at: datetime, now: datetime) -> str | None:
+        """Twilio schedules only through a messaging service: given just a ``From`` number it
+        would drop ``SendAt`` and send at once. Then the window, on the whole second that
+        ``SendAt`` carries."""
+        if not self.messaging_service_sid:
+            return _NEEDS_SERVICE
+        return super().scheduling_problem(send_at.replace(microsecond=0), now)
+
     def build_request(self, message: OutboundMessage) -> httpx.Request:
-        """A form POST to Messages.json."""
+        """A form POST to Messages.json.
+
+        A scheduled message (``send_at``) goes through the messaging service
+        (``MessagingServiceSid``), with ``From`` as well when its sender is a number: Twilio
+        then sends from that number of the service's pool. It adds ``SendAt`` (UTC, whole
+        seconds) and ``ScheduleType=fixed``.
+
+        Raises:
+            SchedulingUnavailable: ``send_at`` without a messaging service configured.
+            InvalidRequest: ``send_at`` without a time zone.
+        """
         params: list[tuple[str, str]] = [("To", message.to)]
         sender = message.from_ or self.from_
-        if sender and sender == self.messaging_service_sid:
+        if message.send_at is not None:
+            if not self.messaging_service_sid:
+                raise SchedulingUnavailable(_NEEDS_SERVICE, provider=self.name)
+            params.append(("MessagingServiceSid", self.messaging_service_sid))
+            if sender and sender != self.messaging_service_sid:
+                params.append(("From", sender))
+        elif sender and sender == self.messaging_service_sid:
             params.append(("MessagingServiceSid", sender))
         elif sender:
             params.append(("From", sender))
@@ -220,6 +263,10 @@ class Twilio(Provider):
         params.extend(("MediaUrl", url) for url in message.media_urls)
         if message.status_callback:
             params.append(("StatusCallback", message.status_callback))
+        if message.send_at is not None:
+            send_at = utc(self.name, message.send_at)
+            params.append(("SendAt", f"{send_at:%Y-%m-%dT%H:%M:%SZ}"))
+            params.append(("ScheduleType", "fixed"))
         return self._request(
             self._url,
             content=urlencode(params).encode(),
@@ -237,20 +284,45 @@ class Twilio(Provider):
             return self._result(payload, message)
         raise self.error_from(response, payload)
 
-    def error_from(self, response: httpx.Response, payload: Any) -> ProviderError:
-        """The typed error for an unsuccessful answer."""
+    def error_from(
+        self,
+        response: httpx.Response,
+        payload: Any,
+        table: Mapping[str, str] = TWILIO_SEND_CODES,
+        by_status: Mapping[int, str] | None = None,
+    ) -> ProviderError:
+        """The typed error for an unsuccessful answer, classified with ``table`` (and
+        ``by_status`` for codes it does not know: see :func:`make_error`)."""
         if not isinstance(payload, dict):
             return self.unexpected(response)
         code = payload.get("code")
         detail = payload.get("message") or payload.get("detail") or payload.get("title") or ""
         return make_error(
             self.name,
-            TWILIO_CODES,
+            table,
             provider_code=str(code) if code is not None else None,
             http_status=response.status_code,
             detail=str(detail),
             retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            by_status=by_status,
         )
+
+    # -- cancel and read-back by id (see _manage) ----------------------------------------
+    def build_cancel_request(self, provider_message_id: str) -> httpx.Request:
+        """A form POST of ``Status=canceled`` to ``Messages/{Sid}.json``."""
+        return _manage.cancel_request(self, provider_message_id)
+
+    def parse_cancel(self, response: httpx.Response, provider_message_id: str) -> SendResult:
+        """The message, now ``canceled``; 30409 is NotCancellable, 20404 MessageNotFound."""
+        return _manage.parse_cancel(self, response, provider_message_id)
+
+    def build_fetch_request(self, provider_message_id: str) -> httpx.Request:
+        """A GET of ``Messages/{Sid}.json``."""
+        return _manage.fetch_request(self, provider_message_id)
+
+    def parse_fetch(self, response: httpx.Response, provider_message_id: str) -> SendResult:
+        """The message as Twilio has it; 20404 is MessageNotFound."""
+        return _manage.parse_fetch(self, response, provider_message_id)
 
     # -- reconciliation after an ambiguous failure (see docs/failover.md) ----------------
     def build_lookup_request(self, message: OutboundMessage, since: datetime) -> httpx.Request:
@@ -262,7 +334,8 @@ class Twilio(Provider):
         """
         params = [("To", message.to)]
         sender = message.from_ or self.from_
-        if sender and sender != self.messaging_service_sid:
+        # A scheduled message has no "from" until it goes out: a From filter would hide it.
+        if sender and sender != self.messaging_service_sid and message.send_at is None:
             params.append(("From", sender))
         params.append(("PageSize", "50"))
         return httpx.Request(
@@ -321,7 +394,14 @@ class Twilio(Provider):
         if not str(item.get("direction", "outbound")).startswith("outbound"):
             return "different"
         sender = message.from_ or self.from_
-        if sender and sender != self.messaging_service_sid:
+        if message.send_at is not None:
+            # Scheduled: always through the service, and no "from" until it goes out.
+            if item.get("messaging_service_sid") != self.messaging_service_sid:
+                return "different"
+            numbered = sender and sender != self.messaging_service_sid
+            if numbered and item.get("from") not in (None, "", sender):
+                return "different"
+        elif sender and sender != self.messaging_service_sid:
             if item.get("from") != sender:
                 return "different"
         elif item.get("messaging_service_sid") != self.messaging_service_sid:
@@ -347,20 +427,29 @@ class Twilio(Provider):
 
     def _result(self, payload: dict[str, Any], message: OutboundMessage) -> SendResult:
         segments = message.segments
-        try:
-            num_segments = int(payload.get("num_segments") or 0) or None
-        except (TypeError, ValueError):
-            num_segments = None
+        raw_status = text(payload.get("status"))
+        # A scheduled send whose answer shows no status is still a scheduled one.
+        default = MessageStatus.SCHEDULED if message.send_at else MessageStatus.QUEUED
+        status = TWILIO_STATUS.get(raw_status or "", default)
+        # Twilio's Message carries no send time: a scheduled one is held until the SendAt
+        # sent (whole seconds), unless the answer says otherwise.
+        send_at = parse_time(payload.get("send_at"))
+        if send_at is None and status is MessageStatus.SCHEDULED and message.send_at:
+            send_at = utc(self.name, message.send_at).replace(microsecond=0)
         from smsbridge._models import SendResult  # at first use: see smsbridge._models
 
         return SendResult(
             provider=self.name,
             provider_message_id=str(payload["sid"]),
-            status=TWILIO_STATUS.get(str(payload.get("status")), MessageStatus.QUEUED),
+            status=status,
             to=str(payload.get("to") or message.to),
             from_=payload.get("from") or message.from_ or self.from_,
-            segments=num_segments or (segments.segments if segments else None),
+            segments=_manage.count(payload.get("num_segments"))
+            or (segments.segments if segments else None),
             encoding=segments.encoding if segments else None,
             reference=message.reference,
+            send_at=send_at,
+            raw_status=raw_status,
+            error_code=text(payload.get("error_code")),
             raw=payload,
         )

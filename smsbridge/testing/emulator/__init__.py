@@ -12,14 +12,18 @@ Generic modules (private, never name a provider; they loop over the personalitie
 * ``_controls``, ``_control_api``: faults, webhooks, inbound messages, opt-outs and inspection,
   as Python methods and as the ``/_emulator/...`` HTTP control API;
 * ``_state``: what every personality shares (messages, opt-outs, webhooks, idempotency
-  records, the fault board) and the scheduling of status changes;
+  records, the fault board, the clock) and the scheduling of status changes;
+* ``_schedule``: the emulator's clock (real time plus what ``advance()`` added) and the
+  holding of scheduled messages until their time;
 * ``_faults``: fault kinds, their validation and consumption;
 * ``_delivery``: the timer and webhook delivery threads, and the delivery log;
 * ``_server``: the HTTP/1.1 listeners;
 * ``_common``: request/response values, message records, number and date formats, ids;
 * ``_personality``: the :class:`Personality` interface and :func:`discover`.
 
-Personality modules (public names, one per provider): ``twilio``, ``telnyx``. Each holds the
+Personality modules (public names, one per provider): ``twilio``, ``telnyx``, ``vonage``; a
+provider's scheduling act (window, errors, cancel) sits beside its personality in
+``_schedule_<name>`` (``_schedule_twilio``, ``_schedule_telnyx``). Each personality holds the
 provider's whole act: request routing and authentication, send validation, read-back and
 listing, error bodies, edge-fault answers, status callbacks and inbound webhooks (built and
 signed with the signer of the provider's package, ``smsbridge.providers.<name>._signer``), its

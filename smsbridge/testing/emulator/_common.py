@@ -141,10 +141,12 @@ def new_uuid() -> str:
 
 @dataclass(frozen=True)
 class Step:
-    """One scheduled status change of an accepted message."""
+    """One scheduled status change of an accepted message; a ``quiet`` one sends no webhook
+    (a status the provider shows on read-back but never announces)."""
 
     status: str
     error_code: str | None = None
+    quiet: bool = False
 
 
 @dataclass
@@ -169,6 +171,8 @@ class MessageRecord:
     sent_at: datetime | None = None
     updated_at: datetime | None = None
     completed_at: datetime | None = None
+    send_at: datetime | None = None  # a scheduled message's time (kept after it is sent)
+    held: bool = False  # waiting for send_at: cancellable, not yet released
     history: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -177,7 +181,9 @@ class MessageRecord:
         return replace(self, history=list(self.history), extra=dict(self.extra))
 
     def summary(self) -> dict[str, Any]:
-        """The provider-neutral view ``Emulator.messages()`` returns."""
+        """The provider-neutral view ``Emulator.messages()`` returns. ``status`` is the
+        provider's own word (``scheduled``, ``canceled`` or ``cancelled``, ...); ``raw_status``
+        repeats it under the name ``SendResult`` gives it; ``send_at`` is ISO 8601 or ``None``."""
         return {
             "provider": self.provider,
             "id": self.id,
@@ -186,6 +192,8 @@ class MessageRecord:
             "text": self.text,
             "media_urls": list(self.media_urls),
             "status": self.status,
+            "raw_status": self.status,
+            "send_at": None if self.send_at is None else self.send_at.isoformat(),
             "error_code": self.error_code,
             "statuses": list(self.history),
             "callback_url": self.callback_url,

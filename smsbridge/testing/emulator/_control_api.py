@@ -13,7 +13,9 @@ POST     /_emulator/webhooks          ``{"provider", "number", "url"}``
 POST     /_emulator/inbound           ``{"provider", "from", "to", "text", "media_urls"?}``
 POST     /_emulator/opt_out           ``{"provider", "number", "opted_out"?: true}``
 POST     /_emulator/wait_idle         ``{"timeout"?: 5}`` → ``{"idle": bool}``
-POST     /_emulator/reset             forget messages, faults, webhooks, opt-outs, logs
+GET      /_emulator/clock             ``{"now": iso, "offset": seconds ahead of real time}``
+POST     /_emulator/advance           ``{"seconds": N}`` → ``{"now", "offset", "released": [ids]}``
+POST     /_emulator/reset             forget messages, faults, webhooks, opt-outs, logs; real time
 =======  ===========================  ==================================================
 
 Errors are ``{"error": "<why>"}`` with 400 (bad input), 404 (unknown path or no webhook for
@@ -57,6 +59,7 @@ def handle_control(emulator: Emulator, request: Request) -> Response:
         ("GET", "messages"): lambda: {"messages": emulator.messages(query.get("provider"))},
         ("GET", "callbacks"): lambda: {"callbacks": emulator.callbacks()},
         ("GET", "faults"): lambda: {"faults": emulator.faults()},
+        ("GET", "clock"): lambda: _clock(emulator),
         ("DELETE", "faults"): lambda: {"cleared": emulator.clear_faults(query.get("provider"))},
         ("POST", "reset"): lambda: _reset(emulator),
     }
@@ -80,6 +83,18 @@ def handle_control(emulator: Emulator, request: Request) -> Response:
 def _reset(emulator: Emulator) -> dict[str, Any]:
     emulator.reset()
     return {"reset": True}
+
+
+def _clock(emulator: Emulator, released: list[str] | None = None) -> dict[str, Any]:
+    clock = {"now": emulator.now().isoformat(), "offset": emulator._state.clock.offset}
+    return clock if released is None else {**clock, "released": released}
+
+
+def _post_advance(emulator: Emulator, data: dict[str, Any]) -> Response:
+    seconds = data.get("seconds")
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise ValueError("'seconds' is required and must be a number")
+    return json_response(200, _clock(emulator, emulator.advance(seconds)))
 
 
 def _post_fault(emulator: Emulator, data: dict[str, Any]) -> Response:
@@ -132,4 +147,5 @@ _POSTS = {
     "inbound": _post_inbound,
     "opt_out": _post_opt_out,
     "wait_idle": _post_wait_idle,
+    "advance": _post_advance,
 }

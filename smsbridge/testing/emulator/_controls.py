@@ -1,9 +1,11 @@
-"""The control half of :class:`Emulator`: faults, webhooks, inbound messages, inspection."""
+"""The control half of :class:`Emulator`: faults, webhooks, inbound messages, inspection, and
+the clock of scheduled messages."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from smsbridge.testing.emulator._common import START_WORDS, STOP_WORDS
@@ -137,11 +139,35 @@ class EmulatorControls:
         return self._dispatcher.log()
 
     def wait_idle(self, timeout: float = 5.0) -> bool:
-        """Wait until no status change or webhook is pending; ``False`` if ``timeout`` passed."""
+        """Wait until no status change or webhook is pending; ``False`` if ``timeout`` passed.
+
+        Messages scheduled for later do not count: :meth:`advance` releases them."""
         return self._dispatcher.wait_idle(timeout)
 
+    def now(self) -> datetime:
+        """The emulator's clock (timezone-aware UTC): real time plus every :meth:`advance` since
+        the start or the last :meth:`reset`. Scheduling windows are measured from it."""
+        return self._state.now()
+
+    def advance(self, seconds: float) -> list[str]:
+        """Move the emulator's clock ``seconds`` forward and release every scheduled message
+        whose time has come, earliest ``send_at`` first, before returning.
+
+        Each released message takes its first status at once (with its webhook) and the rest
+        ``progress_delay`` apart, as an immediate send does: :meth:`wait_idle` then waits for
+        them. Schedule ten minutes ahead and ``advance(600)``: no test sleeps for minutes.
+
+        Returns:
+            The ids of the released messages, in the order they were released.
+
+        Raises:
+            ValueError: ``seconds`` is negative or not finite (the clock only moves forward).
+        """
+        return self._state.scheduler.advance(seconds)
+
     def reset(self) -> None:
-        """Forget messages, faults, webhooks, opt-outs, idempotency records and the log."""
+        """Forget messages (scheduled ones too), faults, webhooks, opt-outs, idempotency
+        records and the log, and put the clock back to real time."""
         self._state.reset()
         for api in self._apis.values():
             api.reset()

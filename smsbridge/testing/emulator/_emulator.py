@@ -35,7 +35,11 @@ class Emulator(EmulatorControls):
     (``emu.<provider>_url``); point providers there so that a ``refuse`` fault closes that
     socket and clients see a real ``httpx.ConnectError``. :attr:`url` serves every provider and
     the ``/_emulator/`` control API; a refused provider reached through it gets its connection
-    closed unanswered (``httpx.RemoteProtocolError``). See docs/emulator.md for examples.
+    closed unanswered (``httpx.RemoteProtocolError``).
+
+    Scheduled messages are held until the emulator's clock (:meth:`now`: real time plus every
+    :meth:`advance`) reaches their time, and can be cancelled and read back meanwhile, each in
+    its provider's format. See docs/emulator.md for examples.
     """
 
     def __init__(
@@ -92,6 +96,7 @@ class Emulator(EmulatorControls):
             raise RuntimeError("an Emulator cannot be restarted once stopped: create a new one")
         if not self._started:
             self._dispatcher.start()
+            self._state.scheduler.start()
             self._main.start()
             for listener in self._own.values():
                 listener.start()
@@ -113,6 +118,7 @@ class Emulator(EmulatorControls):
             closer.start()
         for closer in closers:
             closer.join()
+        self._state.scheduler.stop()
         if self._started:
             self._dispatcher.close()
             self._started = False
@@ -209,6 +215,9 @@ class Emulator(EmulatorControls):
             return json_response(404, {"error": f"no endpoint {path}: see /_emulator/info"})
         if self._state.faults.refusing(api.name):
             return Response(action="close")
+        # A scheduled message whose time has come is released before anything reads it, even
+        # if the release thread has not woken yet: answers always match the emulator's clock.
+        self._state.scheduler.release_due()
         latency, fault = self._state.faults.take_edge(api.name, api.is_send(request))
         response = api.handle(request) if fault is None else api.edge_fault(fault)
         response.delay += latency

@@ -119,6 +119,9 @@ class Personality(ABC):
         ``http_error`` with ``accept``, ``fail_delivery``), records a
         :class:`~smsbridge.testing.emulator._common.MessageRecord` with ``state.add_message`` and
         schedules its status changes with ``state.progress(record, steps, self.status_callback)``.
+        A scheduled send records its ``send_at`` (checked against ``state.now()``) and calls
+        ``state.hold`` instead: the steps start when the emulator's clock reaches that time,
+        unless ``state.cancel`` cancelled it first.
         Idempotency keys can be honoured with ``state.recall_answer`` / ``state.remember_answer``.
         """
 

@@ -1,4 +1,5 @@
-"""The emulator's memory: configuration, accepted messages, opt-outs, webhooks, progressions.
+"""The emulator's memory: configuration, accepted messages, opt-outs, webhooks, progressions,
+the clock and the messages held until their scheduled time.
 
 Per-provider accounts and keys belong to each personality; this is what they all share.
 """
@@ -9,12 +10,14 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from smsbridge.testing.emulator._common import MessageRecord, Response, Step, now
+from smsbridge.testing.emulator._common import MessageRecord, Response, Step
 from smsbridge.testing.emulator._delivery import Delivery, Dispatcher
 from smsbridge.testing.emulator._faults import FaultBoard
+from smsbridge.testing.emulator._schedule import Clock, Scheduler
 
 if TYPE_CHECKING:
     from smsbridge.testing.emulator._personality import Personality
@@ -39,6 +42,8 @@ class EmulatorState:
     ``personalities`` maps each provider name to its personality, in rank order; ``opted_out``
     and ``webhooks`` have one entry per provider. ``idempotency`` holds the answers to sends made
     with an idempotency key, keyed by ``(key, method, path)``, for a personality that replays them.
+    ``clock`` is the emulated world's time (:meth:`now`); ``scheduler`` holds the messages
+    scheduled for later (:meth:`hold`, :meth:`cancel`).
     """
 
     config: Config
@@ -50,8 +55,11 @@ class EmulatorState:
     opted_out: dict[str, set[str]] = field(init=False)
     webhooks: dict[str, dict[str, str]] = field(init=False)
     idempotency: dict[tuple[str, str, str], dict[str, Any]] = field(default_factory=dict)
+    clock: Clock = field(default_factory=Clock)
+    scheduler: Scheduler = field(init=False)
 
     def __post_init__(self) -> None:
+        self.scheduler = Scheduler(self.clock)
         self.faults = FaultBoard(self.personalities)
         self.opted_out = {provider: set() for provider in self.personalities}
         self.webhooks = {provider: {} for provider in self.personalities}
@@ -60,6 +68,11 @@ class EmulatorState:
     def providers(self) -> tuple[str, ...]:
         """The names of the emulated providers, in rank order."""
         return tuple(self.personalities)
+
+    def now(self) -> datetime:
+        """The emulator's current time (real time unless advanced): what messages are
+        timestamped with and scheduling windows are measured from."""
+        return self.clock.now()
 
     def check_provider(self, provider: str) -> None:
         """Raise ``ValueError`` unless ``provider`` is one the emulator speaks."""
@@ -134,33 +147,96 @@ class EmulatorState:
             step = partial(self._apply, record.id, steps, factory)
             self.dispatcher.schedule(self.config.progress_delay, step)
 
+    def hold(self, record: MessageRecord, steps: list[Step], factory: DeliveryFactory) -> None:
+        """Keep an accepted message (with ``send_at``) until the clock reaches its time, then
+        take ``steps``: the first at once, the rest ``progress_delay`` apart (:meth:`progress`).
+        Until then :meth:`cancel` may cancel it."""
+        if record.send_at is None:
+            raise ValueError("only a message with send_at can be held")
+        with self.lock:
+            self.messages[record.id].held = True
+        release = partial(self._release, record.id, steps, factory)
+        self.scheduler.hold(record.send_at, record.id, release)
+
+    def cancel(
+        self,
+        provider: str,
+        message_id: str,
+        status: str,
+        *,
+        margin: timedelta = timedelta(0),
+        announce: DeliveryFactory | None = None,
+        completes: bool = True,
+    ) -> MessageRecord | Literal["not_found", "not_cancellable"]:
+        """Cancel a held message: it takes ``status`` and is never sent. Refused once it was
+        released, or when its ``send_at`` is ``margin`` or less away. ``announce`` (if given)
+        makes the status webhook of the cancellation; ``completes=False`` leaves
+        ``completed_at`` unset (a provider that shows a cancelled message as never finalized).
+
+        Returns:
+            A copy of the cancelled message, ``"not_found"`` (no such message from this
+            provider) or ``"not_cancellable"``.
+        """
+        with self.lock:
+            record = self.messages.get(message_id)
+            if record is None or record.provider != provider:
+                return "not_found"
+            moment = self.now()
+            if not record.held or record.send_at is None or record.send_at - moment <= margin:
+                return "not_cancellable"
+            # The scheduler keeps its entry; the release finds the message no longer held.
+            record.held = False
+            self._set_status(record, Step(status), moment)
+            if not completes:
+                record.completed_at = None
+            snapshot = record.snapshot()
+        if announce is not None and self.config.deliver_callbacks:
+            delivery = announce(snapshot, Step(status))
+            if delivery is not None:
+                self.dispatcher.enqueue(delivery)
+        return snapshot
+
+    def _release(self, message_id: str, steps: list[Step], factory: DeliveryFactory) -> bool:
+        with self.lock:
+            record = self.messages.get(message_id)
+            if record is None or not record.held:
+                return False  # cancelled, or forgotten by reset()
+            record.held = False
+            # Still under the lock: a cancel cannot slip in between the check and the first step.
+            self._apply(message_id, steps, factory)
+        return True
+
+    def _set_status(self, record: MessageRecord, step: Step, moment: datetime) -> None:
+        record.status = step.status
+        record.error_code = step.error_code
+        record.updated_at = moment
+        record.history.append(step.status)
+        if step.status == "sent":
+            record.sent_at = moment
+        if self.personalities[record.provider].is_final(step.status):
+            record.completed_at = moment
+
     def _apply(self, message_id: str, steps: list[Step], factory: DeliveryFactory) -> None:
         step, rest = steps[0], steps[1:]
         with self.lock:
             record = self.messages.get(message_id)
             if record is None:
                 return
-            moment = now()
-            record.status = step.status
-            record.error_code = step.error_code
-            record.updated_at = moment
-            record.history.append(step.status)
-            if step.status == "sent":
-                record.sent_at = moment
-            if self.personalities[record.provider].is_final(step.status):
-                record.completed_at = moment
+            moment = self.now()
+            self._set_status(record, step, moment)
             snapshot = record.snapshot()
         if rest:
             self.progress(snapshot, rest, factory)
-        if not self.config.deliver_callbacks:
+        if not self.config.deliver_callbacks or step.quiet:
             return
         delivery = factory(snapshot, step)
         if delivery is not None:
             self.dispatcher.enqueue(delivery)
 
     def reset(self) -> None:
-        """Back to a fresh emulator (same accounts and keys)."""
+        """Back to a fresh emulator (same accounts and keys), on real time again."""
         self.dispatcher.clear()
+        self.scheduler.clear()
         self.faults.clear()
         with self.lock:
             self.messages.clear()

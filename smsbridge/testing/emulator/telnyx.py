@@ -1,7 +1,7 @@
 """The emulator's Telnyx: ``/v2/messages``, Idempotency-Key, and signed message webhooks.
 
-* API: ``POST /v2/messages`` and ``/v2/messages/number_pool`` (send, replayed for a repeated
-  ``Idempotency-Key``), ``GET /v2/messages/{id}``; Bearer auth with the API key.
+* API: ``POST /v2/messages`` (and ``/number_pool``, ``/schedule``: send, replayed for a repeated
+  ``Idempotency-Key``), ``GET``/``DELETE /v2/messages/{id}``; Bearer auth with the API key.
 * Webhooks: JSON envelopes (``message.sent``, ``message.finalized``, ``message.received``)
   signed with Ed25519 (``telnyx-signature-ed25519``, ``telnyx-timestamp``), three attempts per
   URL, then the failover URL. Status events go to the message's ``webhook_url``, else to the
@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 from smsbridge._models import MessageStatus
 from smsbridge.providers.telnyx._signer import TelnyxKeyPair, make_telnyx_keypair, sign_telnyx
 from smsbridge.providers.telnyx._statuses import TELNYX_STATUS
+from smsbridge.testing.emulator import _schedule_telnyx as scheduling
 from smsbridge.testing.emulator._common import (
     MessageRecord,
     Request,
@@ -88,7 +89,7 @@ DELIVERY_ERRORS: dict[str, tuple[str, str]] = {
     "40014": ("Message expired in queue", "The message expired before it could be sent."),
 }
 
-_SEND_PATHS = ("/v2/messages", "/v2/messages/number_pool")
+_SEND_PATHS = ("/v2/messages", "/v2/messages/number_pool", scheduling.SCHEDULE_PATH)
 _MESSAGE = re.compile(r"^/v2/messages/(?P<id>[^/]+)$")
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_:-]{1,255}$")
 IDEMPOTENCY_TTL = 24 * 3600.0
@@ -177,6 +178,8 @@ class TelnyxPersonality(Personality):
             with self._idempotency_lock:
                 return self._idempotent_send(request, key)
         found = _MESSAGE.match(request.path)
+        if found and request.method == "DELETE":
+            return scheduling.cancel(self, found["id"])
         if found and request.method == "GET":
             record = self.state.get_message(self.name, found["id"])
             if record is not None:
@@ -246,6 +249,9 @@ class TelnyxPersonality(Personality):
         for name, url in (("webhook_url", hook), ("webhook_failover_url", failover)):
             if url and urlsplit(url).scheme not in ("http", "https"):
                 return error("10003", f"'{name}' is not a valid URL.", pointer=f"/{name}")
+        send_at = scheduling.send_at(request, fields, self.state.now())
+        if isinstance(send_at, Response):
+            return send_at
         if self.state.is_opted_out(self.name, to):
             return error("40300")
         terminal, failing = self.state.faults.take_message(self.name)
@@ -260,8 +266,9 @@ class TelnyxPersonality(Personality):
             from_=from_ or POOL_NUMBER,
             text=text,
             media_urls=media,
-            status="queued",
-            created_at=now(),
+            status=scheduling.SCHEDULED if send_at else "queued",
+            created_at=self.state.now(),
+            send_at=send_at,
             callback_url=hook,
             failover_url=failover,
             sender_pool=profile,
@@ -274,7 +281,7 @@ class TelnyxPersonality(Personality):
         status = failing.params["status"] if failing else "delivered"
         code = failing.params["code"] if failing else None
         steps = [] if status == "sending_failed" else [Step("sent")]
-        self.state.progress(record, [*steps, Step(status, code)], self.status_callback)
+        scheduling.progress(self, record, [*steps, Step(status, code)])
         response = json_response(200, {"data": payload(record)})
         if key is not None:
             # Stored before answering: a client that never saw this answer can replay it.
@@ -407,6 +414,8 @@ def payload(record: MessageRecord, *, event: bool = False) -> dict[str, Any]:
         "smart_encoding_applied": False,
         "wait_seconds": 0.0,
     }
+    if record.send_at is not None:
+        body["send_at"] = iso_millis(record.send_at)
     if event:
         body.update(
             tcr_campaign_billable=True,

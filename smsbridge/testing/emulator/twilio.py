@@ -2,7 +2,8 @@
 
 * API: ``POST``/``GET .../Accounts/{sid}/Messages.json`` (send, list with ``To``/``From``/
   ``DateSent`` filters and pages), ``GET .../Messages/{sid}.json``; Basic auth with the account
-  SID and auth token, or an API key (``twilio_api_keys``).
+  SID and auth token, or an API key (``twilio_api_keys``). Scheduling (``SendAt``) and cancel
+  (``POST .../Messages/{sid}.json``, ``Status=canceled``): :mod:`._schedule_twilio`.
 * Webhooks: form-encoded, signed with ``X-Twilio-Signature`` (the auth token, or a SharedKey:
   ``twilio_shared_key``), with an ``I-Twilio-Idempotency-Token``.
 * Options: ``twilio_account_sid``, ``twilio_auth_token``, ``twilio_api_keys``,
@@ -25,6 +26,7 @@ from smsbridge._models import MessageStatus
 from smsbridge.providers.twilio._signer import sign_twilio
 from smsbridge.providers.twilio._signing import TwilioAlgorithm
 from smsbridge.providers.twilio._statuses import TWILIO_STATUS
+from smsbridge.testing.emulator import _schedule_twilio as scheduling
 from smsbridge.testing.emulator._common import (
     MessageRecord,
     Request,
@@ -173,6 +175,8 @@ class TwilioPersonality(Personality):
             return error(20004)
         found = _MESSAGE.match(rest)
         if found:
+            if request.method == "POST":  # an update: Status=canceled cancels a scheduled message
+                return scheduling.cancel(self, found["id"], request)
             if request.method != "GET":
                 return error(20004)
             record = self.state.get_message(self.name, found["id"])
@@ -237,6 +241,9 @@ class TwilioPersonality(Personality):
             return error(21617)
         if callback and not _valid_callback(callback):
             return error(21609)
+        send_at = scheduling.send_at(params, self.state.now())
+        if isinstance(send_at, Response):
+            return send_at
         if self.state.is_opted_out(self.name, to):
             return error(21610)
         terminal, failing = self.state.faults.take_message(self.name)
@@ -251,8 +258,9 @@ class TwilioPersonality(Personality):
             from_=from_ or POOL_NUMBER,
             text=body,
             media_urls=media,
-            status="accepted" if service else "queued",
-            created_at=now(),
+            status=scheduling.SCHEDULED if send_at else "accepted" if service else "queued",
+            created_at=self.state.now(),
+            send_at=send_at,
             callback_url=callback or None,
             sender_pool=service or None,
             encoding=encoding,
@@ -266,7 +274,8 @@ class TwilioPersonality(Personality):
             steps += [Step("failed", failing.params["code"])]
         else:
             steps += [Step("sent"), Step("undelivered", failing.params["code"])]
-        self.state.progress(record, steps, self.status_callback)
+        # A scheduled message takes its steps (queued first: it has a service) at SendAt.
+        (self.state.hold if send_at else self.state.progress)(record, steps, self.status_callback)
         if terminal is not None and terminal.kind == "accept_then_hang":
             return Response(action="hang")
         if terminal is not None:  # http_error with accept=True: accepted, but the answer is lost
@@ -372,7 +381,8 @@ def error(code: str | int, message: str | None = None, status: int | None = None
 def render(record: MessageRecord, account: str) -> dict[str, Any]:
     """The Message resource as Twilio shows it (counts as strings, RFC 2822 dates)."""
     uri = f"/2010-04-01/Accounts/{account}/Messages/{record.id}.json"
-    accepted = record.status == "accepted"
+    # No sender is picked (nor segments counted) before the message leaves the service queue.
+    unsent = record.status in ("accepted", scheduling.SCHEDULED, scheduling.CANCELED)
     code = record.error_code
     priced = record.sent_at is not None
     return {
@@ -385,10 +395,10 @@ def render(record: MessageRecord, account: str) -> dict[str, Any]:
         "direction": "outbound-api",
         "error_code": int(code) if code else None,
         "error_message": DELIVERY_ERRORS.get(code) if code else None,
-        "from": None if accepted else record.from_,
+        "from": None if unsent else record.from_,
         "messaging_service_sid": record.sender_pool,
         "num_media": str(len(record.media_urls)),
-        "num_segments": "0" if accepted else str(record.segments),
+        "num_segments": "0" if unsent else str(record.segments),
         "price": f"-{0.0079 * record.segments:.5f}" if priced else None,
         "price_unit": "USD",
         "sid": record.id,
