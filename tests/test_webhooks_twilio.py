@@ -747,3 +747,20 @@ async def test_async_handle_matches_sync() -> None:
     assert late.stale
     with pytest.raises(SignatureError):
         await bridge.ahandle_webhook(form_request(URL, status_params("sent"), token="nope"))
+
+
+def test_a_late_scheduled_status_never_overrides_a_later_one() -> None:
+    """Twilio's 'scheduled' callback is a message's first status; arriving after 'queued' (or
+    any later one) it is stale, never taken as the latest."""
+    bridge = make_bridge()
+    first = bridge.handle_webhook(form_request(URL, status_params("scheduled")))
+    assert first.event.status is MessageStatus.SCHEDULED
+    assert not first.stale
+    assert not bridge.handle_webhook(form_request(URL, status_params("queued"))).stale
+
+    bridge = make_bridge()
+    assert not bridge.handle_webhook(form_request(URL, status_params("queued"))).stale
+    late = bridge.handle_webhook(form_request(URL, status_params("scheduled")))
+    assert late.stale
+    assert not late.duplicate
+    assert late.event.status is MessageStatus.SCHEDULED

@@ -1,20 +1,27 @@
 """The ``smsbridge`` command line (also ``python -m smsbridge``).
 
-Commands: ``send``, ``serve``, ``emulator``, ``demo``, ``webhook check``. Errors print as one
-readable line (add ``--debug`` for the traceback). Exit codes scripts can rely on:
+Commands: ``send``, ``cancel``, ``status``, ``serve``, ``emulator``, ``demo``, ``webhook
+check``. Errors print as one readable line (add ``--debug`` for the traceback). Exit codes
+scripts can rely on:
 
 ====  ==============================================================
 0     success
-1     the operation failed (message refused, signature invalid, demo step failed)
-2     usage or configuration error (bad number, missing variable, bad flag)
+1     the operation failed (message refused, signature invalid, demo step failed, too late to
+      cancel, no such message)
+2     usage or configuration error (bad number, missing variable, bad flag, a send time
+      without a UTC offset, in the past or outside every provider's window, a provider that
+      cannot do what was asked)
 3     a provider or endpoint could not be reached, or the outcome is unknown
 ====  ==============================================================
 
 Each command lives in its own module of this package, which adds the command's options
 (``add_arguments``) and runs it (``run_*``): :mod:`~smsbridge.cli.send`,
-:mod:`~smsbridge.cli.serve`, :mod:`~smsbridge.cli.emulator`, :mod:`~smsbridge.cli.demo` and
-:mod:`~smsbridge.cli.webhook_check`. Building the parser imports only their light parts; what a
-command needs to run (uvicorn, httpx, the emulator) is imported when it runs.
+:mod:`~smsbridge.cli.cancel`, :mod:`~smsbridge.cli.status`, :mod:`~smsbridge.cli.serve`,
+:mod:`~smsbridge.cli.emulator`, :mod:`~smsbridge.cli.demo` and
+:mod:`~smsbridge.cli.webhook_check`. A command may also give an ``error_hint`` (set as the
+parser's default): the line printed after an error of that command, in its own terms.
+Building the parser imports only their light parts; what a command needs to run (uvicorn,
+httpx, the emulator) is imported when it runs.
 """
 
 from __future__ import annotations
@@ -29,7 +36,9 @@ from smsbridge._errors import (
     ConfigError,
     InvalidPhoneNumber,
     MessageTooLong,
+    SchedulingUnavailable,
     SmsBridgeError,
+    Unsupported,
 )
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_UNREACHABLE", "EXIT_USAGE", "main"]
@@ -44,6 +53,18 @@ def _send(args: argparse.Namespace) -> int:
     from smsbridge.cli.send import run_send
 
     return run_send(args)
+
+
+def _cancel(args: argparse.Namespace) -> int:
+    from smsbridge.cli.cancel import run_cancel
+
+    return run_cancel(args)
+
+
+def _status(args: argparse.Namespace) -> int:
+    from smsbridge.cli.status import run_status
+
+    return run_status(args)
 
 
 def _emulator(args: argparse.Namespace) -> int:
@@ -73,11 +94,13 @@ def _webhook_check(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
     # Each command's module adds its own options; these imports stay light (see the modules).
+    from smsbridge.cli import cancel as cancel_command
     from smsbridge.cli import demo as demo_command
     from smsbridge.cli import emulator as emulator_command
     from smsbridge.cli import send as send_command
     from smsbridge.cli import send_many as send_many_command
     from smsbridge.cli import serve as serve_command
+    from smsbridge.cli import status as status_command
     from smsbridge.cli import webhook_check
 
     parser = argparse.ArgumentParser(
@@ -102,6 +125,24 @@ def build_parser() -> argparse.ArgumentParser:
     send_command.add_arguments(send)
     send_many_command.add_arguments(send)
     send.set_defaults(func=_send)
+
+    cancel = commands.add_parser(
+        "cancel",
+        help="cancel a scheduled message: cancel PROVIDER ID",
+        description="Cancel a message scheduled with send --at, by its provider and the "
+        "provider's id for it (Bridge.cancel). Cancelling one already canceled succeeds too.",
+    )
+    cancel_command.add_arguments(cancel)
+    cancel.set_defaults(func=_cancel, error_hint=cancel_command.error_hint)
+
+    status = commands.add_parser(
+        "status",
+        help="read a message's status back from its provider: status PROVIDER ID",
+        description="Read one message back from its provider by id (Bridge.fetch): its "
+        "status, the provider's own status word, its error code and send_at.",
+    )
+    status_command.add_arguments(status)
+    status.set_defaults(func=_status, error_hint=status_command.error_hint)
 
     emulator = commands.add_parser(
         "emulator",
@@ -144,7 +185,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _exit_code(exc: SmsBridgeError) -> int:
-    if isinstance(exc, (ConfigError, InvalidPhoneNumber, MessageTooLong)):
+    # Found before any request, and wrong whatever the providers would say: a scheduled time
+    # no configured provider can hold, an operation the provider cannot do (read-back, cancel).
+    usage = (ConfigError, InvalidPhoneNumber, MessageTooLong, SchedulingUnavailable, Unsupported)
+    if isinstance(exc, usage):
         return EXIT_USAGE
     if exc.failure == "ambiguous" or (exc.failure == "refused" and exc.http_status is None):
         return EXIT_UNREACHABLE
@@ -173,12 +217,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if exc.attempts and len(exc.attempts) > 1:
             for attempt in exc.attempts:
                 print(f"  attempt {attempt.provider}: {attempt.error}", file=sys.stderr)
-        if exc.failure == "ambiguous":
-            print(
-                "smsbridge: it may have been sent: check before re-sending "
-                "(or re-send with the same --idempotency-key, which will not send it twice)",
-                file=sys.stderr,
-            )
+        hint = getattr(args, "error_hint", _send_hint)(args, exc)
+        if hint:
+            print(f"smsbridge: {hint}", file=sys.stderr)
         return _exit_code(exc)
     except (OSError, ValueError) as exc:
         _traceback(args)
@@ -188,6 +229,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         _traceback(args)
         print(f"smsbridge: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_FAILED
+
+
+def _send_hint(args: argparse.Namespace, exc: SmsBridgeError) -> str | None:
+    """The line after a failed send: what an ambiguous failure means for re-sending."""
+    if exc.failure == "ambiguous":
+        return (
+            "it may have been sent: check before re-sending "
+            "(or re-send with the same --idempotency-key, which will not send it twice)"
+        )
+    return None
 
 
 def _traceback(args: argparse.Namespace) -> None:

@@ -14,7 +14,10 @@ import csv
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import IO, Any
+
+from smsbridge.cli._send_at import SendAtError, check_future, parse_send_at
 
 __all__ = [
     "COLUMNS",
@@ -31,7 +34,16 @@ __all__ = [
 ]
 
 #: The columns a CSV may have (``to`` is required); anything else is refused before sending.
-COLUMNS = ("to", "body", "media_urls", "from", "reference", "idempotency_key", "region")
+COLUMNS = (
+    "to",
+    "body",
+    "media_urls",
+    "from",
+    "reference",
+    "idempotency_key",
+    "region",
+    "send_at",
+)
 
 
 class InputError(ValueError):
@@ -68,16 +80,18 @@ class BadRow:
 @dataclass(frozen=True, slots=True)
 class Shared:
     """What the command line gives every message: a cell left empty (or a column the CSV does
-    not have) takes the flag's value."""
+    not have) takes the flag's value. ``send_at`` is ``--at``, already read and checked."""
 
     body: str = ""
     media_urls: tuple[str, ...] = ()
     from_: str | None = None
     region: str | None = None
     reference: str | None = None
+    send_at: datetime | None = None
 
-    def message(self, row: int, cells: Mapping[str, str]) -> Row:
-        """The message of one row: its cells over the shared values."""
+    def message(self, row: int, cells: Mapping[str, str], send_at: datetime | None = None) -> Row:
+        """The message of one row: its cells over the shared values (``send_at``: the row's
+        own ``send_at`` cell, read by the caller)."""
         fields: dict[str, Any] = {
             "to": cells.get("to", "").strip(),
             "body": cells.get("body") or self.body,
@@ -93,6 +107,9 @@ class Shared:
             value = cells.get(column, "").strip() or default
             if value:
                 fields[column] = value
+        when = send_at or self.send_at
+        if when is not None:
+            fields["send_at"] = when
         return Row(row, fields)
 
 
@@ -179,7 +196,25 @@ class CsvInput:
                     "columns (quote a cell that holds a comma)",
                 )
                 continue
-            yield self._shared.message(self._record, cells_by_column)
+            try:
+                send_at = _send_at(cells_by_column.get("send_at", ""), self._record)
+            except SendAtError as exc:
+                # Nothing is sent for this row, whatever --at says: its own time was unusable.
+                yield BadRow(self._record, cells_by_column.get("to", "").strip(), str(exc))
+                continue
+            yield self._shared.message(self._record, cells_by_column, send_at)
+
+
+def _send_at(cell: str, record: int) -> datetime | None:
+    """A ``send_at`` cell as an aware datetime in the future; ``None`` when empty.
+
+    Raises:
+        SendAtError: unreadable, without a UTC offset, or past (the row fails alone).
+    """
+    if not cell.strip():
+        return None
+    what = f"row {record}: send_at"
+    return check_future(parse_send_at(cell, what), what)
 
 
 def check_header(header: Sequence[str], name: str) -> tuple[str, ...]:

@@ -18,16 +18,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from smsbridge._bridge import Bridge
     from smsbridge.stores import Store
 
 __all__ = [
     "UsageError",
     "add_arguments",
+    "add_store_argument",
     "bridge_from_args",
     "default_store_path",
     "default_store_url",
     "run_send",
+    "send_at_of",
 ]
 
 
@@ -46,6 +50,17 @@ def default_store_url() -> str:
     """:func:`default_store_path` as a store URL (what ``--help`` shows)."""
     # An absolute path after "sqlite:///" gives the four slashes of an absolute SQLite URL.
     return f"sqlite:///{default_store_path().as_posix()}"
+
+
+def add_store_argument(parser: argparse.ArgumentParser) -> None:
+    """``--store URL``, as every command that builds a bridge with :func:`bridge_from_args`
+    takes it."""
+    parser.add_argument(
+        "--store",
+        metavar="URL",
+        help="where idempotency keys and breaker state live: memory:, sqlite:///path or "
+        f"redis://host:port/db (default: $SMSBRIDGE_STORE if set, else {default_store_url()})",
+    )
 
 
 def add_arguments(send: argparse.ArgumentParser) -> None:
@@ -75,13 +90,15 @@ def add_arguments(send: argparse.ArgumentParser) -> None:
         "--idempotency-key",
         help="send at most once per key, across runs (the key is kept in --store)",
     )
-    send.add_argument(
-        "--store",
-        metavar="URL",
-        help="where idempotency keys and breaker state live: memory:, sqlite:///path or "
-        f"redis://host:port/db (default: $SMSBRIDGE_STORE if set, else {default_store_url()})",
-    )
+    add_store_argument(send)
     send.add_argument("--public-url", help="base URL status callbacks should go to")
+    send.add_argument(
+        "--at",
+        metavar="TIME",
+        help="schedule the message(s) for TIME, ISO 8601 with a UTC offset: "
+        "2026-12-24T09:00:00+01:00 or 2026-12-24T08:00:00Z (a CSV's send_at cell wins); only "
+        "providers that can hold it until then are used (see docs/scheduling.md)",
+    )
     send.add_argument("--json", action="store_true", help="print the SendResult as JSON")
 
 
@@ -128,6 +145,20 @@ def bridge_from_args(args: argparse.Namespace, environ: Any = None) -> Bridge:
     return bridge
 
 
+def send_at_of(args: argparse.Namespace) -> datetime | None:
+    """``--at`` as an aware datetime in the future, or ``None`` without it.
+
+    Raises:
+        SendAtError: (a ``ValueError``: exit 2) unreadable, without a UTC offset, or past.
+    """
+    from smsbridge.cli._send_at import check_future, parse_send_at
+
+    text = getattr(args, "at", None)  # a parser built without --at sends now
+    if text is None:
+        return None
+    return check_future(parse_send_at(text))
+
+
 def _recipient(args: argparse.Namespace) -> str:
     """The one ``--to`` of a one-message send."""
     if not args.to:
@@ -141,11 +172,14 @@ def _recipient(args: argparse.Namespace) -> str:
 def run_send(args: argparse.Namespace, environ: Any = None) -> int:
     """Send the message the arguments describe (or, for a bulk command line, every message:
     see :mod:`smsbridge.cli.send_many`); print the result. Returns the exit code."""
+    from smsbridge._status import MessageStatus
+    from smsbridge.cli._send_at import format_time
     from smsbridge.cli.send_many import run_send_many, wants_bulk
 
     if wants_bulk(args):
         return run_send_many(args, environ)
     to = _recipient(args)
+    send_at = send_at_of(args)  # before the bridge: a bad --at is reported first
     with bridge_from_args(args, environ) as bridge:
         result = bridge.send(
             to=to,
@@ -155,19 +189,26 @@ def run_send(args: argparse.Namespace, environ: Any = None) -> int:
             region=args.region,
             reference=args.reference,
             idempotency_key=args.idempotency_key,
+            send_at=send_at,
         )
     if args.json:
         print(result.model_dump_json(exclude={"raw"}))
         return 0
     # A result without attempts was replayed from the store: nothing was sent this time.
-    verb = "already sent" if args.idempotency_key and not result.attempts else "sent"
+    replayed = bool(args.idempotency_key and not result.attempts)
+    # A replayed result has no send_at (the store keeps the status): either one says it.
+    scheduled_now = result.send_at is not None or result.status is MessageStatus.SCHEDULED
+    verb = "scheduled" if scheduled_now else "sent"
+    scheduled = f" send_at={format_time(result.send_at)}" if result.send_at is not None else ""
     print(
-        f"{verb} via {result.provider}: id={result.provider_message_id} "
-        f"status={result.status.value} to={result.to} from={result.from_} "
-        f"segments={result.segments}"
+        f"{'already ' if replayed else ''}{verb} via {result.provider}: "
+        f"id={result.provider_message_id} status={result.status.value}{scheduled} "
+        f"to={result.to} from={result.from_} segments={result.segments}"
     )
-    if verb == "already sent":
-        print("(an earlier run sent it with this idempotency key; nothing was sent now)")
+    if replayed:
+        print(f"(an earlier run {verb} it with this idempotency key; nothing was sent now)")
+    if scheduled_now:
+        print(f"(cancel it with: smsbridge cancel {result.provider} {result.provider_message_id})")
     for warning in result.warnings:
         print(f"warning: {warning}")
     return 0

@@ -57,13 +57,15 @@ def add_arguments(send: argparse.ArgumentParser) -> None:
     group = send.add_argument_group(
         "sending many messages",
         "Any of these options sends many messages through Bridge.send_many. --body, --media, "
-        "--from, --region and --reference are shared: a CSV cell left empty takes their value.",
+        "--from, --region, --reference and --at are shared: a CSV cell left empty takes their "
+        "value.",
     )
     group.add_argument(
         "--csv",
         metavar="FILE",
         help="a CSV file with a header and the columns to, body, media_urls (URLs separated by "
-        "spaces), from, reference, idempotency_key, region; - reads standard input",
+        "spaces), from, reference, idempotency_key, region, send_at (like --at); - reads "
+        "standard input",
     )
     group.add_argument(
         "--to-file",
@@ -149,6 +151,7 @@ def _same_file(a: str, b: str) -> bool:
 def _inputs(args: argparse.Namespace, stack: contextlib.ExitStack) -> Iterable[Row | BadRow]:
     """The messages of the command line, opened and checked (a CSV's header is read)."""
     from smsbridge.cli._bulk_input import CsvInput, Shared, number_file, open_input
+    from smsbridge.cli.send import send_at_of
 
     shared = Shared(
         body=args.body or "",
@@ -156,6 +159,7 @@ def _inputs(args: argparse.Namespace, stack: contextlib.ExitStack) -> Iterable[R
         from_=args.from_,
         region=args.region,
         reference=args.reference,
+        send_at=send_at_of(args),  # a bad --at stops the command before anything is sent
     )
     if args.to:
         return [shared.message(position, {"to": to}) for position, to in enumerate(args.to, 1)]

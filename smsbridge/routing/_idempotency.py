@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from smsbridge._errors import (
@@ -80,8 +81,11 @@ def store_key(key: str) -> str:
 
 
 def fingerprint(message: OutboundMessage) -> str:
-    """A digest of what makes a message the same message."""
+    """A digest of what makes a message the same message (a scheduled one's time too)."""
     parts = [message.to, message.body, message.from_ or "", *message.media_urls]
+    if message.send_at is not None:
+        # Appended only when set: the keys of messages sent now keep their digests.
+        parts.append("send_at=" + message.send_at.isoformat())
     return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
 
@@ -92,12 +96,19 @@ def _record(state: str, fp: str, **extra: Any) -> str:
 def _result_record(result: SendResult) -> dict[str, Any]:
     data = {name: getattr(result, name) for name in _RESULT_FIELDS}
     data["status"] = result.status.value
+    if result.send_at is not None:
+        data["send_at"] = result.send_at.isoformat()
     return data
 
 
 def _replay(data: dict[str, Any]) -> SendResult:
     values = {name: data.get(name) for name in _RESULT_FIELDS}
-    return SendResult(status=MessageStatus(data.get("status", "queued")), **values)
+    send_at = data.get("send_at")
+    return SendResult(
+        status=MessageStatus(data.get("status", "queued")),
+        send_at=datetime.fromisoformat(send_at) if isinstance(send_at, str) else None,
+        **values,
+    )
 
 
 def _error_record(error: SmsBridgeError) -> dict[str, Any]:
