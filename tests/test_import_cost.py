@@ -55,6 +55,7 @@ NOT_AT_START = (
     "celery",
     "cryptography",
     "jwt",
+    "opentelemetry",  # imported at the first send or webhook, when installed
     # the package's own paths that starting up does not take
     "smsbridge.webhooks",
     "smsbridge.testing",

@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from smsbridge import _telemetry as telemetry
 from smsbridge._errors import StoreUnavailable
 from smsbridge.providers._shell import Progress, atransmit, transmit
 from smsbridge.routing._effects import (
@@ -180,7 +181,9 @@ def send_sync(bridge: Bridge, message: OutboundMessage, *, job: str | None = Non
 
     settings = settings_of(bridge)
     plan = send_plan(bridge, settings, message, job=job)
-    return run_sync(plan, bridge.store, lambda: bridge.client, settings.sleep)
+    # The send's span and metrics end on every way out, cancellation and Ctrl-C included.
+    with telemetry.send(message) as watch:
+        return watch.done(run_sync(plan, bridge.store, lambda: bridge.client, settings.sleep))
 
 
 async def send_async(
@@ -196,4 +199,5 @@ async def send_async(
     settings = settings_of(bridge)
     plan = send_plan(bridge, settings, message, job=job)
     chosen = (lambda: client) if client is not None else (lambda: bridge.async_client)
-    return await run_async(plan, bridge.store, chosen, settings.async_sleep)
+    with telemetry.send(message) as watch:
+        return watch.done(await run_async(plan, bridge.store, chosen, settings.async_sleep))

@@ -8,6 +8,10 @@ message body or a recipient number.
 
 Hooks are plain callables. One that raises is logged and otherwise ignored: a metrics bug
 must not turn a sent message into an error (which a caller might retry: a double send).
+
+Every event also goes to OpenTelemetry (:mod:`smsbridge.telemetry`) from here, the one place
+the routing reports what happened: each call costs one check of a module global when
+telemetry is off.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from smsbridge import _telemetry as telemetry
 
 if TYPE_CHECKING:
     from smsbridge._errors import SmsBridgeError
@@ -68,7 +74,8 @@ class Hooks:
             log.exception("the %s hook raised; ignored", name, extra={"hook": name})
 
     def attempt(self, attempt: Attempt, number: int, message: OutboundMessage) -> None:
-        """Log one attempt and call ``on_attempt``."""
+        """Log one attempt, report it to telemetry and call ``on_attempt``."""
+        telemetry.attempt(attempt, number, message)
         if attempt.error is None and not log.isEnabledFor(logging.DEBUG):
             self._call("on_attempt", self.on_attempt, attempt)
             return
@@ -93,7 +100,8 @@ class Hooks:
         self._call("on_attempt", self.on_attempt, attempt)
 
     def failover(self, old: str, new: str, error: SmsBridgeError, message: OutboundMessage) -> None:
-        """Log a move to another provider and call ``on_failover``."""
+        """Log a move to another provider, report it and call ``on_failover``."""
+        telemetry.failover(old, new, error)
         log.info(
             "failing over from %s to %s after %s",
             old,
@@ -109,7 +117,8 @@ class Hooks:
         self._call("on_failover", self.on_failover, old, new, error)
 
     def skipped(self, provider: Provider, message: OutboundMessage) -> None:
-        """Log a provider skipped because its breaker is open."""
+        """Log a provider skipped because its breaker is open (a span event)."""
+        telemetry.skipped(provider.name)
         log.info(
             "skipping %s: circuit breaker open",
             provider.name,
@@ -117,7 +126,8 @@ class Hooks:
         )
 
     def breaker(self, provider: Provider, old: BreakerState, new: BreakerState) -> None:
-        """Log a breaker change and call ``on_breaker_change``."""
+        """Log a breaker change, report it and call ``on_breaker_change``."""
+        telemetry.breaker(provider.name, old, new)
         level = logging.WARNING if new == "open" else logging.INFO
         log.log(
             level,
@@ -128,3 +138,7 @@ class Hooks:
             extra={"provider": provider.name, "breaker_from": old, "breaker_to": new},
         )
         self._call("on_breaker_change", self.on_breaker_change, provider.name, old, new)
+
+    def waited(self, provider: Provider, seconds: float) -> None:
+        """Report the time a send spent on its rate-limit slot (reservation and wait)."""
+        telemetry.rate_wait(provider.name, seconds)

@@ -181,7 +181,9 @@ def _route(run: _Run) -> Plan[SendResult]:
                 settings.hooks.failover(run.last[0], provider.name, run.last[1], message)
             first = False
             if limits is not None:
+                held = time.perf_counter()
                 yield from rates.acquire(limits, provider, outgoing, settings.rate_guard)
+                settings.hooks.waited(provider, time.perf_counter() - held)
             start = time.perf_counter()
             try:
                 result: SendResult = yield Transmit(provider, outgoing)

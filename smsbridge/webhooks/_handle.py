@@ -16,6 +16,7 @@ from smsbridge._errors import (
     StoreUnavailable,
     WebhookError,
 )
+from smsbridge._telemetry import atraced_webhook, traced_webhook
 from smsbridge.webhooks._common import NO_ORDER, Parsed, VerifyContext
 from smsbridge.webhooks._outcome import WebhookOutcome
 from smsbridge.webhooks._receivers import Receivers, detect
@@ -120,6 +121,7 @@ def _store_failed(guard: DegradeOpen, exc: Exception) -> None:
     guard.failed(exc)
 
 
+@traced_webhook  # a smsbridge.webhook span and the smsbridge.webhooks counter
 def handle(bridge: Bridge, request: WebhookRequest) -> WebhookOutcome:
     """Verify, parse and acknowledge one webhook (``Bridge.handle_webhook``).
 
@@ -157,6 +159,7 @@ def handle(bridge: Bridge, request: WebhookRequest) -> WebhookOutcome:
     return outcome
 
 
+@atraced_webhook
 async def ahandle(bridge: Bridge, request: WebhookRequest) -> WebhookOutcome:
     """Async twin of :func:`handle`, using the store's async operations."""
     codec, parsed = _prepare(bridge, request)
