@@ -59,6 +59,13 @@ def build_message(
         idempotency_key=idempotency_key,
         status_callback=status_callback,
     )
+    if status_callback is not None and not _is_media_url(status_callback):
+        # The provider calls this URL: a CR/LF or space in it would reach that request.
+        raise InvalidRequest(
+            "status_callback must be an absolute http(s) URL with a host and no spaces or "
+            "control characters",
+            failure="rejected",
+        )
     info = check_body(body)
     if not body and not media:
         raise InvalidRequest("a message needs a body or media_urls", failure="rejected")

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
@@ -37,6 +38,8 @@ DEFAULT_WEBHOOK_PATH = "/sms/webhook"
 log = logging.getLogger("smsbridge")
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+# Whitespace, control characters and '#' in a URL part that status-callback URLs are built from.
+_UNSAFE = re.compile(r"[\x00-\x20\x7f-\x9f\s#]")
 
 
 def split_public_url(
@@ -53,11 +56,22 @@ def split_public_url(
     """
     if webhook_path is not None and not isinstance(webhook_path, str):
         raise ConfigError("webhook_path must be a str", variable="webhook_path")
+    if webhook_path is not None and (_UNSAFE.search(webhook_path) or "?" in webhook_path):
+        # Every status-callback URL is built from it: a query or fragment would swallow the
+        # reference parameter, and control characters would travel to the provider.
+        raise ConfigError(
+            "webhook_path must be a plain path: no spaces, control characters, '?' or '#'",
+            variable="webhook_path",
+        )
     path = "/" + (webhook_path or DEFAULT_WEBHOOK_PATH).strip("/")
     if public_url is None:
         return None, None, path
     if not isinstance(public_url, str) or not public_url.startswith(("http://", "https://")):
         raise ConfigError("public_url must start with http:// or https://", variable="public_url")
+    if _UNSAFE.search(public_url):
+        raise ConfigError(
+            "public_url must not contain spaces or control characters", variable="public_url"
+        )
     try:
         parts = urlsplit(public_url)
         parts.port  # noqa: B018 - raises ValueError for a bad port

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import select
 import socket
 import socketserver
@@ -27,6 +28,8 @@ logger = logging.getLogger("smsbridge.testing.emulator")
 
 App = Callable[[Request, str], Response]
 MAX_BODY = 8 * 1024 * 1024
+_DECIMAL = re.compile(r"[0-9]{1,18}")
+_HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
 
 
 class _Server(ThreadingHTTPServer):
@@ -79,7 +82,20 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     # Buffered writes: headers and body leave in one send() (flushed after each request).
     wbufsize = 64 * 1024
+    # Errors found before the request line's version is read (a bad version, an HTTP/0.9
+    # line) still answer with a status line: the stdlib's default, HTTP/0.9, sends none.
+    default_request_version = "HTTP/1.0"
     server: _Server
+
+    def parse_request(self) -> bool:
+        if not super().parse_request():
+            return False
+        if len(self.requestline.split()) == 2:
+            # "GET /path": HTTP/0.9, which has neither headers nor a status line to answer
+            # with. Refused with a 400 rather than answered as a bare body.
+            self.send_error(400, "HTTP/0.9 requests are not served")
+            return False
+        return True
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("emulator: " + format, *args)
@@ -117,25 +133,28 @@ class _Handler(BaseHTTPRequestHandler):
     def _read_body(self) -> bytes | None:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             return self._read_chunked()
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            length = -1
+        value = (self.headers.get("Content-Length") or "0").strip()
+        # Digits only: int() would also take "+5", "1_0" or " -0 ", which no client means.
+        length = int(value) if _DECIMAL.fullmatch(value) else -1
         if length < 0 or length > MAX_BODY:
             self.close_connection = True
             self._emit(json_response(400 if length < 0 else 413, {"error": "bad Content-Length"}))
             return None
-        return self.rfile.read(length) if length else b""
+        body = self.rfile.read(length) if length else b""
+        if len(body) < length:  # the client stopped sending: a truncated request is not served
+            self.close_connection = True
+            self._emit(json_response(400, {"error": "body shorter than Content-Length"}))
+            return None
+        return body
 
     def _read_chunked(self) -> bytes | None:
         chunks: list[bytes] = []
         total = 0
         while True:
             line = self.rfile.readline(1024)
-            try:
-                size = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                size = -1
+            digits = line.split(b";", 1)[0].strip()
+            # Hex digits only: int(..., 16) would also take "+5", "-1", "0x5" or "1_0".
+            size = int(digits, 16) if _HEX.fullmatch(digits) else -1
             total += size
             if size < 0 or total > MAX_BODY:
                 self.close_connection = True
