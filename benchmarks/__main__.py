@@ -10,7 +10,9 @@ Usage::
 
 Benchmarks: ``sending`` (asend_many and send_many beside the twilio SDK and a bare aiohttp
 session), ``memory`` (asend_many over 100,000 messages vs 1,000), ``imports`` (import + ready
-vs the dependencies and vs telnyx), ``webhooks`` (handle_webhook vs each SDK's verifier). Each
+vs the dependencies and vs telnyx), ``webhooks`` (handle_webhook vs each SDK's verifier),
+``webhook_load`` (``smsbridge serve`` and the FastAPI adapter under 20,000 signed webhooks from
+50 senders, beside an SDK-built endpoint; see :mod:`benchmarks._webhook_load`). Each
 runs in its own child process; ``sending`` and ``memory`` share one loopback server (another
 process: see :mod:`benchmarks._server`). Every ratio is of figures measured in the same run.
 
@@ -39,6 +41,7 @@ BENCHMARKS = {
     "memory": "benchmarks._memory",
     "imports": "benchmarks._imports",
     "webhooks": "benchmarks._webhooks",
+    "webhook_load": "benchmarks._webhook_load",
 }
 NEEDS_SERVER = {"sending", "memory"}
 DEFAULT_JSON = Path(__file__).resolve().parent / "results.json"
@@ -70,6 +73,8 @@ def _value(value: float, unit: str) -> str:
         return f"{value:.2f} MiB"
     if unit == "s":
         return f"{value:.2f} s"
+    if unit == "req/s":
+        return f"{value:,.0f} req/s"
     return f"{value:,.1f} {unit}"
 
 

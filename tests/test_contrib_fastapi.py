@@ -286,3 +286,44 @@ def test_view_mounts_at_any_path() -> None:
         response = post(client, *twilio_inbound("http://testserver/hooks/sms"), "/hooks/sms")
     assert response.status_code == 200
     assert len(recorder.outcomes) == 1
+
+
+@pytest.mark.anyio
+async def test_fast_mode_answers_after_the_callback_once_callbacks_pile_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Past MAX_PENDING callbacks still running, a webhook's callback runs before its answer:
+    the sender is slowed down instead of the server's task count growing toward 503s."""
+    from smsbridge.webhooks import _runner
+
+    monkeypatch.setattr(_runner, "MAX_PENDING", 2)
+    release = anyio.Event()
+    answered: list[str] = []
+
+    async def on_event(outcome: Any) -> None:
+        await release.wait()
+
+    inner = Starlette(routes=[webhook_route(make_bridge(), on_event)])
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        async def spy(message: Any) -> None:
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                answered.append("answer")
+
+        await inner(scope, receive, spy)
+
+    async def until(count: int) -> None:
+        with anyio.fail_after(5):
+            while len(answered) < count:
+                await anyio.sleep(0.01)
+
+    async with anyio.create_task_group() as group:
+        for text in ("one", "two"):
+            group.start_soon(asgi_post, app, *twilio_inbound(URL, text))
+        await until(2)  # answered at once; their callbacks still hold
+        group.start_soon(asgi_post, app, *twilio_inbound(URL, "three"))
+        await anyio.sleep(0.2)
+        assert len(answered) == 2  # the third waits for its own callback
+        release.set()
+        await until(3)

@@ -20,6 +20,7 @@ import argparse
 import json
 import logging
 import sys
+import threading
 from typing import TYPE_CHECKING, Any
 
 from smsbridge._errors import ConfigError
@@ -224,10 +225,17 @@ def run_serve(args: argparse.Namespace) -> int:
     bridge = Bridge.from_env(**options)
     forward = httpx.Client(timeout=10.0) if args.forward_url else None
 
+    # Callbacks run on several worker threads: print() writes the text and the newline
+    # separately, so two events could share a line. One write per line, under a lock.
+    printing = threading.Lock()
+
     def on_event(outcome: WebhookOutcome) -> None:
         for item in event_json(outcome):
             if forward is None:
-                print(json.dumps(item, separators=(",", ":")), flush=True)
+                line = json.dumps(item, separators=(",", ":")) + "\n"
+                with printing:
+                    sys.stdout.write(line)
+                    sys.stdout.flush()
                 continue
             try:
                 forward.post(args.forward_url, json=item).raise_for_status()

@@ -91,6 +91,11 @@ class _Endpoint:
             return
         if not handler.wants_callback(outcome):
             await _send(send, outcome.response)
+        elif handler.mode == "fast" and handler.backlogged:
+            # Callbacks are falling behind: this one runs first, so the answer waits for it
+            # (backpressure on the sender) rather than more tasks piling up toward 503s.
+            await handler.call_logged(outcome, handler.ignored_reply)
+            await _send(send, outcome.response)
         elif handler.mode == "fast":
             await _send(send, outcome.response)
             # Like a Starlette background task: the provider already has its answer.

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FALLBACK_TIMEOUT",
+    "MAX_PENDING",
     "Mode",
     "OnEvent",
     "WebhookHandler",
@@ -54,6 +55,11 @@ __all__ = [
 log = logging.getLogger("smsbridge.contrib")
 
 Mode = Literal["fast", "inline"]
+#: Fast-mode callbacks an async adapter lets run after their answers. Past it, a webhook's
+#: callback runs before its answer: under a sustained burst the provider waits a little longer
+#: for each acknowledgement instead of the server's task count growing until it answers 503
+#: (uvicorn counts a request's task until the callback after its answer is done).
+MAX_PENDING = 64
 Reply = Union[str, "WebhookResponse", None]
 OnEvent = Callable[["WebhookOutcome"], Reply | Awaitable[Reply]]
 """The application's callback: gets the outcome, may return a reply (sync or async)."""
@@ -182,6 +188,8 @@ class WebhookHandler:
             self.default_timeout = _positive(timeout)
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
+        # Fast-mode callbacks still running on the async path (one event loop: no lock).
+        self.pending = 0
 
     # -- settings ------------------------------------------------------------------------
     @property
@@ -333,15 +341,24 @@ class WebhookHandler:
             result = await result
         return result
 
+    @property
+    def backlogged(self) -> bool:
+        """True when so many fast-mode callbacks are still running that the next webhook
+        should wait for its own before being answered (see :data:`MAX_PENDING`)."""
+        return self.pending >= MAX_PENDING
+
     async def call_logged(
         self, outcome: WebhookOutcome, then: Callable[[WebhookOutcome, Any], None]
     ) -> None:
         """Run the callback, log its failure, hand its reply to ``then``; never raises."""
+        self.pending += 1
         try:
             reply = await self.call_async(outcome)
         except Exception:
             log.exception("on_event failed; the webhook was acknowledged", extra=_context(outcome))
             return
+        finally:
+            self.pending -= 1
         then(outcome, reply)
 
 
