@@ -19,7 +19,7 @@ from smsbridge import (
     SenderConfig,
 )
 from smsbridge.providers import Capabilities, Twilio
-from smsbridge.routing import ByCountry, Hooks, Retry, Weighted
+from smsbridge.routing import ByCountry, CircuitBreaker, Hooks, Retry, Weighted
 from smsbridge.testing.emulator import Emulator
 
 __all__ = ["emu", "emulator"]
@@ -90,6 +90,28 @@ def test_accept_then_hang_is_ambiguous_and_not_sent_elsewhere(emu: Emulator) -> 
     assert counter.sends("twilio") == 1
     assert [a.failure for a in caught.value.attempts] == ["ambiguous"]
     assert len(emu.messages("twilio")) == 1  # it was in fact sent: hence no re-send
+
+
+def test_an_ambiguous_retry_cut_short_by_the_breaker_never_goes_elsewhere(
+    emu: Emulator,
+) -> None:
+    """Telnyx accepts then hangs: its retry is allowed (idempotent), but the failure opened
+    its breaker, so the retry is skipped. The message may be at Telnyx: it must not move to
+    Twilio (found by the failover soak, benchmarks/soak.py)."""
+    emu.fault("telnyx", "accept_then_hang")
+    counter = Counter(emu)
+    bridge = Bridge(
+        [telnyx(emu), twilio(emu)],
+        http_client=counter.client(),
+        breaker=CircuitBreaker(failures=1, cooldown=60),
+        sleep=lambda s: None,
+    )
+    with pytest.raises(ProviderUnavailable) as caught:
+        bridge.send(to=TO, body="hello")
+    assert caught.value.failure == "ambiguous"
+    assert counter.sends("twilio") == 0
+    assert emu.messages("twilio") == []
+    assert [a.provider for a in caught.value.attempts] == ["telnyx"]
 
 
 def test_at_least_once_sends_through_the_secondary(emu: Emulator) -> None:

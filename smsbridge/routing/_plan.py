@@ -203,6 +203,10 @@ def _route(run: _Run) -> Plan[SendResult]:
             return sent
         if run.stopped is not None:
             break
+        if run.ambiguous is not None and bridge.delivery != "at_least_once":
+            # The provider may have the message: never try another, whatever ended the tries
+            # here (a retry the decision allowed can still be cut short by an open breaker).
+            break
     raise outcome(run.attempts, stopped=run.stopped, ambiguous=run.ambiguous, skipped=run.skipped)
 
 
