@@ -28,14 +28,19 @@ def make_bridge(**kwargs: Any) -> Bridge:
 
 
 def twilio_inbound(
-    url: str, text: str = "Hello", sid: str | None = None
+    url: str,
+    text: str = "Hello",
+    sid: str | None = None,
+    *,
+    account_sid: str = SID,
+    auth_token: str = TOKEN,
 ) -> tuple[bytes, dict[str, str]]:
     """A signed Twilio inbound SMS for ``url``: (body, headers)."""
     sid = sid or "SM" + uuid.uuid4().hex
     params = [
         ("MessageSid", sid),
         ("SmsMessageSid", sid),
-        ("AccountSid", SID),
+        ("AccountSid", account_sid),
         ("From", "+14155552671"),
         ("To", "+15017122661"),
         ("Body", text),
@@ -44,7 +49,7 @@ def twilio_inbound(
         ("SmsStatus", "received"),
         ("ApiVersion", "2010-04-01"),
     ]
-    headers = sign_twilio(url, params, auth_token=TOKEN)
+    headers = sign_twilio(url, params, auth_token=auth_token)
     headers["Content-Type"] = FORM
     return urlencode(params).encode(), headers
 

@@ -35,13 +35,13 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlencode
 
 import httpx
 import pytest
+from _contrib_kit import twilio_inbound
 from _nginx import NGINX_SITE, Site, accepts, free_port, need, running, wait_until
 
-from smsbridge.testing import make_telnyx_keypair, sign_telnyx, sign_twilio, sign_vonage
+from smsbridge.testing import make_telnyx_keypair, sign_telnyx, sign_vonage
 
 pytestmark = pytest.mark.slow
 
@@ -171,23 +171,7 @@ def site_text(*, prefix: str = PREFIX, host: str = "$host") -> str:
 
 
 def twilio(url: str, text: str) -> tuple[bytes, dict[str, str]]:
-    sid = "SM" + uuid.uuid4().hex
-    params = [
-        ("MessageSid", sid),
-        ("SmsMessageSid", sid),
-        ("AccountSid", TWILIO_SID),
-        ("From", "+14155552671"),
-        ("To", "+15017122661"),
-        ("Body", text),
-        ("NumMedia", "0"),
-        ("NumSegments", "1"),
-        ("SmsStatus", "received"),
-        ("ApiVersion", "2010-04-01"),
-    ]
-    return urlencode(params).encode(), {
-        **sign_twilio(url, params, auth_token=TWILIO_TOKEN),
-        "Content-Type": FORM,
-    }
+    return twilio_inbound(url, text, account_sid=TWILIO_SID, auth_token=TWILIO_TOKEN)
 
 
 def telnyx(text: str) -> tuple[bytes, dict[str, str]]:

@@ -14,12 +14,15 @@ from typing import Any
 
 import httpx
 import pytest
-from test_emulator import Receiver, twilio_params
+from test_emulator import Receiver, receiver, tw, twilio_params, tx
 
 from smsbridge.testing.emulator import Emulator
 
 TO, FROM = "+13125550111", "+13125550100"
 SERVICE = "MG" + "5" * 32
+
+
+__all__ = ["receiver", "tw", "tx"]  # the fixtures shared with test_emulator
 
 
 @pytest.fixture(scope="module")
@@ -34,27 +37,6 @@ def emu(shared_emulator: Emulator) -> Emulator:
     assert shared_emulator.wait_idle(10)
     shared_emulator.reset()
     return shared_emulator
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    yield r
-    r.close()
-
-
-@pytest.fixture
-def tw(emu: Emulator) -> Iterator[httpx.Client]:
-    auth = (emu.twilio_account_sid, emu.twilio_auth_token)
-    with httpx.Client(base_url=emu.twilio_url, auth=auth) as client:
-        yield client
-
-
-@pytest.fixture
-def tx(emu: Emulator) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {emu.telnyx_api_key}"}
-    with httpx.Client(base_url=emu.telnyx_url + "/v2", headers=headers) as client:
-        yield client
 
 
 def ahead(emu: Emulator, **delta: float) -> str:
