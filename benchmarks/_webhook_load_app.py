@@ -6,8 +6,9 @@ Usage::
     python -m benchmarks._webhook_load_app sdk --port 8002 --public-url https://sms.example.com
 
 * ``adapter``: a FastAPI app with ``webhook_router(Bridge.from_env(...), on_event)``, the
-  documented way to mount the endpoint; ``on_event`` prints each event as ``smsbridge serve``
-  does (one JSON line per event on stdout, from :func:`smsbridge.cli.serve.event_json`).
+  documented way to mount the endpoint; an async ``on_event`` prints each event as ``smsbridge
+  serve`` does (one JSON line per event on stdout, from :func:`smsbridge.cli.serve.event_json`),
+  from the event loop as the SDK endpoint prints its lines.
 * ``sdk``: a FastAPI app whose one endpoint does what an application written with the
   official SDKs would: dispatch by signature header, then Twilio's
   ``RequestValidator.validate`` on the form parsed into a dict, Telnyx's
@@ -49,7 +50,9 @@ def adapter_app(public_url: str) -> Any:
 
     bridge = Bridge.from_env(public_url=public_url, webhook_path=PATH)
 
-    def on_event(outcome: Any) -> None:
+    # Async, like the SDK endpoint below, which prints from the event loop too: a sync callback
+    # would run each event in a worker thread, a cost the SDK endpoint does not pay.
+    async def on_event(outcome: Any) -> None:
         for item in event_json(outcome):
             _print_line(item)
 

@@ -48,6 +48,35 @@ def test_read_back_finds_the_accepted_message(emu: Emulator) -> None:
     assert ("twilio", "GET") in counter.requests
 
 
+def test_a_read_back_miss_after_a_timeout_is_no_proof(emu: Emulator) -> None:
+    """A send that times out, then a read-back that does not show it: that proves nothing (a
+    provider still handling the request can accept it after the read-back), so the send is
+    reported ambiguous and goes nowhere else. (The emulator's slow answer here is a 503 that
+    records nothing, so the read-back really misses.)"""
+    emu.fault("twilio", "latency", seconds=1.0, times=1)
+    emu.fault("twilio", "http_error", status=503, times=1)
+    counter = Counter(emu)
+    slow = Twilio(
+        emu.twilio_account_sid,
+        emu.twilio_auth_token,
+        from_=TWILIO_FROM,
+        base_url=emu.twilio_url,
+        timeout=httpx.Timeout(0.2, connect=1.0),
+    )
+    sms = Bridge(
+        [slow, telnyx(emu)],
+        http_client=counter.client(),
+        sleep=lambda seconds: None,
+        retry=None,
+        reconcile=True,
+    )
+    with pytest.raises(ProviderUnavailable) as caught:
+        sms.send(to=TO, body="timed out")
+    assert caught.value.failure == "ambiguous"
+    assert counter.requests == [("twilio", "POST"), ("twilio", "GET")]  # read back, nothing
+    assert emu.messages("telnyx") == []
+
+
 def test_read_back_not_found_allows_failover(emu: Emulator) -> None:
     """A 502 that was not accepted: the read-back finds nothing, so Telnyx sends it."""
     emu.fault("twilio", "http_error", status=502)

@@ -252,9 +252,11 @@ def _failed(
         if found is not None and found is not _NOT_FOUND:
             run.record(provider, None, time.perf_counter() - start, found.provider_message_id)
             return run.finish(found), retry, False
-        if found is _NOT_FOUND:
-            failure = "refused"  # the provider answered: it does not have the message
+        if found is _NOT_FOUND and _finished(exc):
+            failure = "refused"  # the provider was done with the request and does not have it
         elif failure == "ambiguous":
+            # No answer (a timeout, a reset): the provider may still be handling the request,
+            # so a read-back that does not show it yet proves nothing.
             run.ambiguous = exc
     decision = decide(
         exc,
@@ -296,6 +298,15 @@ def _needs_read_back(provider: Provider, exc: SmsBridgeError) -> bool:
         return True
     idempotent = provider.capabilities.idempotency
     return exc.http_status is not None and exc.http_status >= 500 and not idempotent
+
+
+def _finished(exc: SmsBridgeError) -> bool:
+    """Whether the provider answered the request, so a read-back can stand for its outcome.
+
+    Without an answer (a read timeout, a reset) the provider may still be handling the request
+    when the read-back runs, and accept it a moment later: the soak saw exactly that.
+    """
+    return exc.http_status is not None
 
 
 _NOT_FOUND: Any = object()
