@@ -1,10 +1,13 @@
-"""smsbridge: send and receive SMS/MMS through Twilio and Telnyx behind one interface.
+"""smsbridge: send and receive SMS/MMS through Twilio, Telnyx and Vonage behind one interface.
 
-Example:
+Examples:
     >>> from smsbridge import Bridge
     >>> from smsbridge.providers import Twilio
-    >>> sms = Bridge(Twilio("AC…", "token", from_="+15017122661"))
-    >>> sms.send(to="+14155552671", body="Your code is 123456")
+    >>> twilio = Twilio(
+    ...     "AC0123456789abcdef0123456789abcdef", "your_auth_token", from_="+15017122661"
+    ... )
+    >>> with Bridge(twilio) as sms:
+    ...     result = sms.send(to="+14155552671", body="Your code is 123456")
 
 Names load on first use, so ``import smsbridge`` costs almost nothing: pydantic, httpx and the
 provider codecs are imported when something needs them. The pydantic models (``SendResult``,

@@ -65,9 +65,19 @@ DEFAULT_MAX_BODY = 64 * 1024
 class Bridge(Receiving):
     """Send and receive SMS/MMS through one or more providers.
 
-    Example:
-        >>> sms = Bridge(Twilio(sid, token, from_="+15017122661"))
-        >>> result = sms.send(to="+14155552671", body="Your code is 123456")
+    Examples:
+        >>> from smsbridge import Bridge
+        >>> from smsbridge.providers import Twilio
+        >>> twilio = Twilio(
+        ...     "AC0123456789abcdef0123456789abcdef", "your_auth_token", from_="+15017122661"
+        ... )
+        >>> with Bridge(twilio) as sms:
+        ...     result = sms.send(to="+14155552671", body="Your code is 123456")
+
+        Several providers in failover order, from the environment
+        (``SMSBRIDGE_PROVIDERS=twilio,telnyx`` and each provider's variables):
+
+        >>> sms = Bridge.from_env()
 
     Args:
         providers: one provider, a list of providers (ordered failover), or a routing policy.
@@ -106,8 +116,12 @@ class Bridge(Receiving):
             sender (they send from their own).
         rate_limits: a :class:`~smsbridge.routing.RateLimits` (messages per second per
             provider and sender, shared by every process on the store); ``None``: unlimited.
-        sleep, async_sleep, random: how the engines wait and draw retry jitter (for tests).
-        on_attempt, on_failover, on_breaker_change: deprecated; use ``hooks=Hooks(...)``.
+        sleep: how the sync engine waits between tries (default ``time.sleep``; for tests).
+        async_sleep: how the async engine waits (default ``anyio.sleep``; for tests).
+        random: ``() -> float`` in [0, 1) drawing retry jitter (default ``random.random``).
+        on_attempt: deprecated; use ``hooks=Hooks(on_attempt=...)``.
+        on_failover: deprecated; use ``hooks=Hooks(on_failover=...)``.
+        on_breaker_change: deprecated; use ``hooks=Hooks(on_breaker_change=...)``.
     """
 
     def __init__(

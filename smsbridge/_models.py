@@ -54,7 +54,15 @@ class _Frozen(BaseModel):
 class SegmentInfo(_Frozen):
     """How a text travels as SMS: its encoding and how many segments it takes.
 
-    Example:
+    Attributes:
+        encoding: ``"GSM-7"``, or ``"UCS-2"`` when a character is outside GSM-7.
+        segments: the number of SMS the text is sent as (billed as).
+        units: septets for GSM-7 (an extension character such as ``€`` takes two), UTF-16
+            code units for UCS-2.
+        characters: the text's length in characters.
+
+    Examples:
+        >>> import smsbridge
         >>> smsbridge.segments("Hello €")
         SegmentInfo(encoding='GSM-7', segments=1, units=8, characters=7)
     """
@@ -66,7 +74,16 @@ class SegmentInfo(_Frozen):
 
 
 class OutboundMessage(_Frozen):
-    """A message to send, after normalisation (``to`` is E.164)."""
+    """A message to send, after normalisation (``to`` is E.164).
+
+    ``Bridge.message`` builds one from ``send``'s arguments without sending it;
+    ``Bridge.send_many`` also takes them as input.
+
+    Examples:
+        >>> message = sms.message(to="(415) 555-2671", region="US", body="Your order shipped")
+        >>> message.to, message.segments.encoding, message.is_mms
+        ('+14155552671', 'GSM-7', False)
+    """
 
     to: str
     body: str = ""
@@ -94,7 +111,17 @@ class OutboundMessage(_Frozen):
 
 
 class Attempt(_Frozen):
-    """One try at one provider: what happened and how long it took."""
+    """One try at one provider: what happened and how long it took.
+
+    A ``SendResult`` or an error's ``attempts`` hold one per request, in order.
+
+    Examples:
+        With ``sms = Bridge([twilio, telnyx], retry=None)`` and Twilio answering 503:
+
+        >>> result = sms.send(to="+14155552671", body="Your order shipped")
+        >>> [(attempt.provider, attempt.ok, attempt.failure) for attempt in result.attempts]
+        [('twilio', False, 'refused'), ('telnyx', True, None)]
+    """
 
     provider: str
     error: SmsBridgeError | None = None
@@ -127,7 +154,16 @@ class Attempt(_Frozen):
 
 
 class SendResult(_Frozen):
-    """What a provider said when it accepted a message."""
+    """What a provider said when it accepted a message.
+
+    ``status`` is usually ``queued`` (``scheduled`` with ``send_at``); later statuses arrive
+    as ``StatusEvent`` webhooks, or from ``Bridge.fetch``.
+
+    Examples:
+        >>> result = sms.send(to="+14155552671", body="Your code is 123456", reference="order-42")
+        >>> print(result.provider, result.status, result.segments, result.reference)
+        twilio queued 1 order-42
+    """
 
     provider: str
     provider_message_id: str
@@ -152,14 +188,32 @@ class SendResult(_Frozen):
 
 
 class Media(_Frozen):
-    """One attachment of an inbound MMS."""
+    """One attachment of an inbound MMS.
+
+    Examples:
+        With ``event`` an ``InboundMessage`` from ``sms.handle_webhook(request).event``:
+
+        >>> for media in event.media:
+        ...     print(media.content_type, media.url)
+        image/jpeg https://api.twilio.com/2010-04-01/Accounts/AC.../Media/ME...
+    """
 
     url: str
     content_type: str | None = None
 
 
 class EventError(_Frozen):
-    """Why a message failed, as reported in a status webhook."""
+    """Why a message failed, as reported in a status webhook.
+
+    ``code`` and ``failure`` are the stable ones of docs/errors.md; ``provider_code`` is the
+    provider's own.
+
+    Examples:
+        With ``event`` the ``StatusEvent`` of a Twilio callback for an undelivered message:
+
+        >>> print(event.status, event.error.code, event.error.provider_code)
+        undelivered invalid_recipient 30006
+    """
 
     code: str
     failure: Failure | None = None
@@ -168,7 +222,17 @@ class EventError(_Frozen):
 
 
 class InboundMessage(_Frozen):
-    """A message a handset sent to one of our numbers."""
+    """A message a handset sent to one of our numbers.
+
+    ``opt_out`` is ``"STOP"``, ``"START"`` or ``"HELP"`` when the text is one of the carriers'
+    opt-out, opt-in or help keywords (``STOP``, ``UNSUBSCRIBE``, ``START``, ...), or Twilio
+    flagged it as one (``OptOutType``).
+
+    Examples:
+        >>> event = sms.handle_webhook(request).event  # a Twilio inbound SMS
+        >>> print(event.provider, event.from_, event.to, event.text)
+        twilio +14155552671 +15017122661 Is my order on its way?
+    """
 
     provider: str
     id: str
@@ -188,7 +252,17 @@ class InboundMessage(_Frozen):
 
 
 class StatusEvent(_Frozen):
-    """A delivery-status update for a message we sent."""
+    """A delivery-status update for a message we sent.
+
+    ``reference`` is the one given to ``send``, whichever provider sent the message.
+
+    Examples:
+        >>> event = sms.handle_webhook(request).event  # a Twilio status callback
+        >>> print(event.provider, event.status, event.raw_status, event.reference)
+        twilio delivered delivered order-42
+        >>> event.status.terminal
+        True
+    """
 
     provider: str
     provider_message_id: str

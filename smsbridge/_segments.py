@@ -69,9 +69,14 @@ def segments(text: str) -> SegmentInfo:
         The encoding, the number of segments, the size in units (septets for GSM-7, UTF-16
         code units for UCS-2) and the number of characters (code points).
 
-    Example:
-        >>> segments("Hello €")
+    Examples:
+        >>> import smsbridge
+        >>> smsbridge.segments("Hello €")  # € is a GSM-7 extension: two septets
         SegmentInfo(encoding='GSM-7', segments=1, units=8, characters=7)
+        >>> smsbridge.segments("Привет").encoding  # outside GSM-7
+        'UCS-2'
+        >>> smsbridge.segments("x" * 161).segments  # multipart: 153 septets per part
+        2
     """
     from smsbridge._models import SegmentInfo  # at first use: see smsbridge._models
 

@@ -14,7 +14,22 @@ __all__ = ["MessageStatus"]
 
 
 class MessageStatus(str, enum.Enum):
-    """One status vocabulary for every provider (see docs/webhooks.md for the mapping)."""
+    """One status vocabulary for every provider (see docs/webhooks.md for the mapping).
+
+    A ``str`` enum: a status compares equal to its value. ``rank`` orders a message's life, so
+    a late status is recognised as stale; ``terminal`` says no later status is expected.
+
+    Examples:
+        >>> from smsbridge import MessageStatus
+        >>> MessageStatus("delivered") is MessageStatus.DELIVERED
+        True
+        >>> MessageStatus.DELIVERED == "delivered", str(MessageStatus.DELIVERED)
+        (True, 'delivered')
+        >>> MessageStatus.SENT.terminal, MessageStatus.DELIVERED.terminal
+        (False, True)
+        >>> MessageStatus.SENT.rank < MessageStatus.DELIVERED.rank
+        True
+    """
 
     QUEUED = "queued"
     SCHEDULED = "scheduled"

@@ -45,10 +45,13 @@ __all__ = [
 ]
 
 SPAN_SEND = "smsbridge.send"
+"""The name of the span of one send (``Bridge.send``/``asend``, each message of a bulk send),
+from the call to its result or error."""
 SPAN_ATTEMPT = "smsbridge.attempt"
+"""The name of the span of one request to a provider, a child of the send's span."""
 SPAN_WEBHOOK = "smsbridge.webhook"
+"""The name of the span of one webhook handled (``Bridge.handle_webhook``/``ahandle_webhook``)."""
 
-#: Every metric smsbridge emits: ``name -> (instrument, unit, description)``.
 METRICS: dict[str, tuple[str, str, str]] = {
     "smsbridge.messages": ("counter", "{message}", "Sends finished, by provider/outcome/code"),
     "smsbridge.attempts": ("counter", "{attempt}", "Requests to providers, by outcome/code"),
@@ -58,6 +61,8 @@ METRICS: dict[str, tuple[str, str, str]] = {
     "smsbridge.webhooks": ("counter", "{webhook}", "Webhooks handled, by provider/code"),
     "smsbridge.send.duration": ("histogram", "s", "Duration of a send, all attempts included"),
 }
+"""Every metric smsbridge emits: ``name -> (instrument, unit, description)``, the instrument
+being ``"counter"`` or ``"histogram"``. Their attributes are in docs/observability.md."""
 
 # Seconds, not OpenTelemetry's default buckets (0 to 10,000: made for milliseconds).
 _BUCKETS = {

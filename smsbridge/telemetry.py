@@ -7,11 +7,13 @@ exporter. Without the package, or after ``configure(enabled=False)``, nothing is
 ``opentelemetry`` is never imported. Nothing is imported before the first send or webhook
 either way, so ``import smsbridge`` stays as light as it was.
 
-Example:
-    >>> from opentelemetry.sdk.trace import TracerProvider
+Examples:
     >>> from opentelemetry.sdk.metrics import MeterProvider
+    >>> from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+    >>> from opentelemetry.sdk.trace import TracerProvider
     >>> import smsbridge.telemetry
-    >>> smsbridge.telemetry.configure(          # or set the global providers, as usual
+    >>> reader = InMemoryMetricReader()  # or a Prometheus reader, an OTLP exporter...
+    >>> smsbridge.telemetry.configure(  # or set the global providers, as usual
     ...     tracer_provider=TracerProvider(),
     ...     meter_provider=MeterProvider(metric_readers=[reader]),
     ... )

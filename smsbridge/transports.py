@@ -5,11 +5,11 @@
 than ``httpx.AsyncClient`` (see ``benchmarks/bench_async_send.py``), which matters for bulk
 sending. It runs on asyncio only (aiohttp does); under trio keep the default client.
 
-Example:
+Examples:
     >>> from smsbridge.transports import AiohttpSender
     >>> async with AiohttpSender() as sender:
     ...     sms = Bridge(twilio, async_http_client=sender)
-    ...     await sms.asend(to="+14155552671", body="hi")
+    ...     result = await sms.asend(to="+14155552671", body="hi")
 
 Network failures are translated into the httpx exceptions the I/O shell classifies, so a
 refused connection is *refused* and a read timeout *ambiguous*, exactly as with httpx.
@@ -70,6 +70,18 @@ class AiohttpSender:
         keepalive_timeout: seconds an idle pooled connection is kept.
         trust_env: read proxy settings from the environment, as ``httpx.AsyncClient`` does
             by default.
+
+    Examples:
+        >>> import asyncio
+        >>> from smsbridge import Bridge
+        >>> from smsbridge.transports import AiohttpSender
+        >>> async def main() -> None:
+        ...     async with AiohttpSender(limit=200) as sender:
+        ...         sms = Bridge(twilio, async_http_client=sender)
+        ...         result = await sms.asend(to="+14155552671", body="Your order shipped")
+        ...         print(result.status)
+        >>> asyncio.run(main())
+        queued
     """
 
     traces_requests = True

@@ -14,8 +14,9 @@ if TYPE_CHECKING:
 
 __all__ = ["BulkInput", "BulkItem", "BulkProgress"]
 
-#: What ``send_many`` accepts per message: a built message, or ``send``'s keywords.
 BulkInput: TypeAlias = "OutboundMessage | Mapping[str, Any]"
+"""What ``send_many`` accepts per message: an ``OutboundMessage``, or a mapping of ``send``'s
+keywords (``{"to": "+14155552671", "body": "Hi"}``; the keys are ``smsbridge.bulk.FIELDS``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,16 @@ class BulkItem:
             earlier run of the same job: see :attr:`resumed`).
         error: why it was not sent, typed like :meth:`~smsbridge.Bridge.send`'s errors; its
             ``failure`` says whether it may have gone out (``"ambiguous"``).
+
+    Examples:
+        >>> messages = [
+        ...     {"to": "+14155552671", "body": "Your order shipped"},
+        ...     {"to": "12", "body": "Your order shipped"},
+        ... ]
+        >>> for item in sorted(sms.send_many(messages), key=lambda item: item.index):
+        ...     print(item.index, item.ok, item.error.code if item.error else item.result.status)
+        0 True queued
+        1 False invalid_phone_number
     """
 
     index: int
@@ -72,6 +83,17 @@ class BulkProgress:
         ambiguous: may have gone out; not sent again.
         failed_by_code: ``failed`` and ``ambiguous`` counted by error code.
         started: ``time.monotonic()`` when the send began.
+
+    Examples:
+        With ``messages`` one valid input and one invalid (as in ``BulkItem``'s example):
+
+        >>> from smsbridge.bulk import BulkProgress
+        >>> counts = {}
+        >>> def on_progress(progress: BulkProgress) -> None:
+        ...     counts.update(progress.as_dict())  # the same object, updated in place: copy it
+        >>> items = list(sms.send_many(messages, on_progress=on_progress))
+        >>> counts["done"], counts["sent"], counts["failed"], counts["failed_by_code"]
+        (2, 1, 1, {'invalid_phone_number': 1})
     """
 
     __slots__ = ("ambiguous", "done", "failed", "failed_by_code", "resumed", "sent", "started")

@@ -32,8 +32,6 @@ __all__ = [
 
 log = logging.getLogger("smsbridge.bulk")
 
-#: The keys a mapping input may have: ``send``'s keywords (``from`` is accepted for ``from_``,
-#: as a CSV column would name it).
 FIELDS = frozenset(
     {
         "to",
@@ -48,6 +46,8 @@ FIELDS = frozenset(
         "send_at",
     }
 )
+"""The keys a mapping input of ``send_many`` may have: ``send``'s keywords (``from`` is accepted
+for ``from_``, as a CSV column would name it)."""
 _MAX_JOB = 100
 
 

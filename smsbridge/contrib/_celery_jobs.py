@@ -180,6 +180,14 @@ class JobSummary:
         unfinished: messages whose chunk has not finished: still queued or running, or its
             task failed (see ``chunk_errors``). Rerun the job to finish them.
         chunk_errors: one ``{"start", "count", "error"}`` dict per chunk whose task failed.
+
+    Examples:
+        >>> summary = send_job(send_chunk, rows, job="december-promo").wait(timeout=600)
+        >>> print(f"{summary.sent} sent, {summary.resumed} sent by an earlier run")
+        >>> for failure in summary.failures:  # failed and ambiguous, by position in rows
+        ...     mark_not_sent(rows[failure["index"]], failure["code"], failure["failure"])
+        >>> if not summary.complete:
+        ...     rerun_later("december-promo")  # the same job: it resumes, never sends twice
     """
 
     job: str
@@ -236,6 +244,14 @@ class JobHandle:
     Attributes:
         job: the job's name.
         total: messages in the job.
+
+    Examples:
+        >>> from smsbridge.contrib.celery import chunk_task, send_job
+        >>> send_chunk = chunk_task(app, make_bridge)  # registered on the workers' app too
+        >>> handle = send_job(send_chunk, rows, job="december-promo", chunk_size=500)
+        >>> handle.total, len(handle.results)  # 1,200 rows
+        (1200, 3)
+        >>> summary = handle.wait(timeout=600)
     """
 
     def __init__(self, job: str, total: int, chunks: Sequence[_Chunk]) -> None:

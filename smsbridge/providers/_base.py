@@ -60,7 +60,9 @@ class Capabilities:
     """What a provider can do. Routing skips providers that lack what a message needs.
 
     Attributes:
-        sms, mms, alphanumeric_sender: what it can send.
+        sms: it can send SMS.
+        mms: it can send MMS (messages with ``media_urls``).
+        alphanumeric_sender: it can send from an alphanumeric ID (``from_="ACME"``).
         idempotency: its API takes an idempotency key, so repeating a request that may have
             been accepted cannot send twice (retries after an ambiguous failure are safe).
         read_back: sent messages can be listed, so a send that may have been accepted can be
@@ -73,6 +75,12 @@ class Capabilities:
             ``Unsupported`` before any request.
         fetch: one message can be read back by its id (:meth:`Provider.build_fetch_request`);
             without it, fetching is refused with ``Unsupported`` before any request.
+
+    Examples:
+        >>> from smsbridge.providers import Capabilities, Telnyx, Twilio
+        >>> Twilio.default_capabilities.read_back, Telnyx.default_capabilities.idempotency
+        (True, True)
+        >>> no_mms = Capabilities(mms=False)  # Twilio(..., capabilities=no_mms): SMS only
     """
 
     sms: bool = True
@@ -101,6 +109,11 @@ class Settings:
         readers: constructor keyword -> function turning a variable's text into the value the
             constructor takes (a number of seconds, a table of keys); it may raise
             ``ValueError`` (reported naming the variable) or :class:`ConfigError`.
+
+    Examples:
+        >>> from smsbridge.providers import Twilio
+        >>> Twilio.settings.required, Twilio.settings.variables["TWILIO_FROM"]
+        (('TWILIO_ACCOUNT_SID', 'TWILIO_AUTH_TOKEN'), 'from_')
     """
 
     variables: Mapping[str, str]
@@ -116,6 +129,12 @@ class WebhookCodec(abc.ABC):
     One instance serves every configured account of its provider: :meth:`verify` is given all
     of them and accepts a webhook any one of them signed. It fails closed: no secret
     configured means every webhook is refused.
+
+    Examples:
+        >>> from smsbridge.providers import Telnyx
+        >>> codec = Telnyx.webhook_codec()  # what the bridge's webhook pipeline asks
+        >>> codec.signature_headers, codec.acknowledge().status_code
+        (('telnyx-signature-ed25519',), 200)
     """
 
     name: ClassVar[str]
@@ -186,6 +205,34 @@ class Provider(abc.ABC):
 
     Subclasses define :meth:`build_request` and :meth:`parse_response`; everything about
     sockets, pooling, sync vs async lives elsewhere.
+
+    Examples:
+        A provider for a made-up JSON API (``tests/test_provider_plugins.py`` has a complete
+        one, with webhooks and an entry point):
+
+        >>> import httpx
+        >>> from smsbridge import Bridge, MessageStatus, OutboundMessage, SendResult
+        >>> from smsbridge.providers import Provider, Settings
+        >>> class Acme(Provider):
+        ...     name = "acme"
+        ...     default_base_url = "https://api.acme.example"
+        ...     settings = Settings(variables={"ACME_TOKEN": "token", "ACME_FROM": "from_"})
+        ...     def __init__(self, token: str, *, from_: str | None = None) -> None:
+        ...         super().__init__(from_=from_, base_url=None, timeout=None, capabilities=None)
+        ...         self.token = token
+        ...     def build_request(self, message: OutboundMessage) -> httpx.Request:
+        ...         sender = message.from_ or self.from_
+        ...         body = {"to": message.to, "from": sender, "text": message.body}
+        ...         auth = {"Authorization": f"Bearer {self.token}"}
+        ...         return self._request(self._endpoint("/messages"), json=body, headers=auth)
+        ...     def parse_response(self, response: httpx.Response, message: OutboundMessage
+        ...     ) -> SendResult:
+        ...         if response.status_code != 200:
+        ...             raise self.unexpected(response)  # typed by its HTTP status
+        ...         sid = response.json()["id"]
+        ...         return SendResult(provider=self.name, provider_message_id=sid,
+        ...                           status=MessageStatus.QUEUED, to=message.to)
+        >>> sms = Bridge(Acme("acme-token", from_="+15017122661"))
     """
 
     name: ClassVar[str]
@@ -333,7 +380,9 @@ class Provider(abc.ABC):
         """The cancelled message (status ``canceled``).
 
         Raises:
-            NotCancellable: too late; MessageNotFound: no such id; ProviderError otherwise.
+            NotCancellable: too late: the message is sending or sent.
+            MessageNotFound: the provider has no message with that id.
+            ProviderError: any other failure, typed as for a send.
         """
         raise self._unsupported("cancel messages")
 
@@ -352,7 +401,8 @@ class Provider(abc.ABC):
         ``error_code``, ``send_at`` for a scheduled one.
 
         Raises:
-            MessageNotFound: no such id; ProviderError otherwise.
+            MessageNotFound: the provider has no message with that id.
+            ProviderError: any other failure, typed as for a send.
         """
         raise self._unsupported("read messages back")
 

@@ -25,12 +25,14 @@ __all__ = ["BUILTIN", "ENTRY_POINT_GROUP", "names", "provider_class"]
 
 ENTRY_POINT_GROUP = "smsbridge.providers"
 
-# Name -> "module:class" of the providers that ship with smsbridge.
 BUILTIN: dict[str, str] = {
     "telnyx": "smsbridge.providers.telnyx:Telnyx",
     "twilio": "smsbridge.providers.twilio:Twilio",
     "vonage": "smsbridge.providers.vonage:Vonage",
 }
+"""The providers that ship with smsbridge: name -> ``"module:class"``, each class imported on
+first use (``smsbridge.providers.REGISTRY``). Plug-ins are not in it: ``names()`` lists every
+provider, ``provider_class(name)`` loads one."""
 
 
 @functools.cache

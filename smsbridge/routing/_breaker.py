@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 __all__ = ["CLOSED", "HALF_OPEN", "OPEN", "BreakerState", "CircuitBreaker", "Verdict", "breaker_id"]
 
 BreakerState = Literal["closed", "open", "half_open"]
+"""A circuit breaker's state: ``"closed"`` (the provider is used), ``"open"`` (it is skipped)
+or ``"half_open"`` (one probe is let through after the cool-down). ``Hooks.on_breaker_change``
+receives the old and the new one."""
 CLOSED: BreakerState = "closed"
 OPEN: BreakerState = "open"
 HALF_OPEN: BreakerState = "half_open"
@@ -86,8 +89,11 @@ class BreakerRuntime:
 class CircuitBreaker:
     """Skip a provider that keeps failing; probe it again after a cool-down.
 
-    Example:
-        >>> Bridge([twilio, telnyx], breaker=CircuitBreaker(failures=5, cooldown=30))
+    Examples:
+        >>> from smsbridge.routing import CircuitBreaker
+        >>> sms = Bridge([twilio, telnyx], breaker=CircuitBreaker(failures=5, cooldown=30))
+
+        With ``store=RedisStore(...)`` every process shares each provider's breaker.
 
     Args:
         failures: consecutive refused or ambiguous failures that open the breaker.

@@ -59,6 +59,14 @@ class Hooks:
             another provider after ``error``.
         on_breaker_change: ``(provider, old_state, new_state)`` when this process changes a
             breaker (``"closed"``, ``"open"``, ``"half_open"``).
+
+    Examples:
+        >>> from collections import Counter
+        >>> from smsbridge.routing import Hooks
+        >>> failovers = Counter()
+        >>> def count_failover(old: str, new: str, error: SmsBridgeError) -> None:
+        ...     failovers[(old, new, error.code)] += 1
+        >>> sms = Bridge([twilio, telnyx], hooks=Hooks(on_failover=count_failover))
     """
 
     on_attempt: OnAttempt | None = None

@@ -27,7 +27,25 @@ __all__ = ["ByCountry", "Failover", "Member", "Policy", "Weighted", "as_policy",
 
 @runtime_checkable
 class Policy(Protocol):
-    """Chooses the ordered candidates for one message."""
+    """Chooses the ordered candidates for one message.
+
+    ``Failover``, ``Weighted`` and ``ByCountry`` implement it; any object with these two
+    methods is a policy too, usable wherever a provider is.
+
+    Examples:
+        A policy that sends MMS through Twilio only and SMS through Telnyx, then Twilio:
+
+        >>> from collections.abc import Iterator
+        >>> from smsbridge import OutboundMessage
+        >>> from smsbridge.providers import Provider
+        >>> class MmsViaTwilio:
+        ...     def candidates(self, message: OutboundMessage) -> list[Provider]:
+        ...         return [twilio] if message.is_mms else [telnyx, twilio]
+        ...
+        ...     def providers(self) -> Iterator[Provider]:
+        ...         return iter([twilio, telnyx])
+        >>> sms = Bridge(MmsViaTwilio())
+    """
 
     def candidates(self, message: OutboundMessage) -> list[Provider]:
         """Providers to try for ``message``, best first, without repeats."""
@@ -79,8 +97,17 @@ def _unique(groups: Iterable[Iterable[Provider]]) -> Iterator[Provider]:
 class Failover:
     """Try providers in order: the first that can send it, then the next, and so on.
 
-    Example:
-        >>> Bridge(Failover([twilio, telnyx]))     # the same as Bridge([twilio, telnyx])
+    Args:
+        members: providers, nested policies, or lists (each list a nested ``Failover``).
+
+    Raises:
+        ConfigError: no members, or a member that is not a provider, a list or a policy.
+
+    Examples:
+        >>> from smsbridge.routing import Failover
+        >>> sms = Bridge(Failover([twilio, telnyx]))  # the same as Bridge([twilio, telnyx])
+        >>> list(sms.policy.providers()) == [twilio, telnyx]
+        True
     """
 
     def __init__(self, members: Sequence[Member]) -> None:
@@ -118,8 +145,10 @@ class Weighted:
     Telnyx second, and the rest the other way round. A member with share 0 is only ever a
     fallback.
 
-    Example:
-        >>> Weighted({twilio: 3, telnyx: 1}, random=random.Random(7))
+    Examples:
+        >>> import random
+        >>> from smsbridge.routing import Weighted
+        >>> sms = Bridge(Weighted({twilio: 3, telnyx: 1}, random=random.Random(7)))
 
     Args:
         shares: member -> share (any non-negative numbers), or a sequence of pairs.
@@ -185,8 +214,18 @@ class ByCountry:
     matching key and without ``"*"`` a message has no candidates, and the send fails with
     ``SenderConfig`` (refused).
 
-    Example:
-        >>> ByCountry({"US": [twilio, telnyx], "GB": telnyx, "*": twilio})
+    Args:
+        routes: key -> member (a provider, a policy, or a list meaning ``Failover``).
+
+    Raises:
+        ConfigError: no routes, or a key that is neither a region code, a ``+`` prefix nor
+            ``"*"``.
+
+    Examples:
+        >>> from smsbridge.routing import ByCountry
+        >>> sms = Bridge(ByCountry({"US": [twilio, telnyx], "GB": telnyx, "*": twilio}))
+        >>> sms.policy.candidates(sms.message(to="+442079460018", body="Hi")) == [telnyx]
+        True
     """
 
     def __init__(self, routes: Mapping[str, Member]) -> None:

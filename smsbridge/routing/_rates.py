@@ -80,8 +80,10 @@ def _rates(value: Any, what: str) -> Mapping[str, float]:
 class RateLimits:
     """How fast messages may leave, per provider and per sender, shared through the store.
 
-    Example:
-        >>> Bridge(
+    Examples:
+        >>> from smsbridge.routing import RateLimits
+        >>> from smsbridge.stores import RedisStore
+        >>> sms = Bridge(
         ...     [twilio, telnyx],
         ...     store=RedisStore("redis://redis.internal:6379/0"),
         ...     rate_limits=RateLimits(

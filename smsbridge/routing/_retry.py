@@ -21,17 +21,26 @@ __all__ = ["RETRY_ON", "Retry"]
 # Refused errors worth repeating on the same provider. An auth or sender-config refusal will
 # not change in a second, so those go straight to the next provider.
 RETRY_ON = frozenset({"rate_limited", "provider_unavailable", "carrier_route"})
+"""The error codes ``Retry`` repeats on the same provider by default: ``rate_limited``,
+``provider_unavailable`` and ``carrier_route``. Any other failure moves on to the next provider
+(refused) or ends the send (rejected, or ambiguous without an idempotency guarantee)."""
 
 
 @dataclass(frozen=True)
 class Retry:
     """Retries of one provider before the router moves on to the next.
 
-    Example:
-        >>> retry = Retry(total=2, backoff=0.5)
-        >>> retry = retry.increment(error)    # a new value; ``retry.history`` holds ``error``
-        >>> retry.exhausted, retry.delay()
-        (False, 0.5)
+    Examples:
+        >>> from smsbridge.routing import Retry
+        >>> sms = Bridge([twilio, telnyx], retry=Retry(total=2, backoff=0.5))
+
+        The router keeps one value per provider and adds each failure to it:
+
+        >>> from smsbridge import ProviderUnavailable
+        >>> error = ProviderUnavailable("Service unavailable", http_status=503, failure="refused")
+        >>> retry = Retry(total=2, backoff=0.5).increment(error)  # a new value
+        >>> retry.should_retry(error), retry.exhausted, retry.delay()
+        (True, False, 0.5)
 
     Args:
         total: retries allowed per provider after its first try (0: never retry).

@@ -76,7 +76,19 @@ def _callable(name: str, value: Any) -> Any:
 
 @dataclass
 class RoutingSettings:
-    """The routing part of a bridge's configuration (see the module docstring)."""
+    """The routing part of a bridge's configuration, validated: ``Bridge.routing``.
+
+    ``Bridge(...)`` builds it from its routing keywords (``retry``, ``breaker``, ``hooks``,
+    ``idempotency_ttl``, ``idempotency_wait``, ``reconcile``, ``reconcile_delay``,
+    ``any_sender``, ``rate_limits``, ``sleep``, ``async_sleep``, ``random``), which are
+    documented on ``Bridge``; read it to see what a bridge was configured with.
+
+    Examples:
+        >>> from smsbridge.routing import Retry
+        >>> sms = Bridge([twilio, telnyx], retry=Retry(total=3), idempotency_wait=5)
+        >>> sms.routing.retry.total, sms.routing.idempotency_wait, sms.routing.reconcile
+        (3, 5.0, False)
+    """
 
     retry: Retry = field(default_factory=Retry)
     breaker: CircuitBreaker | None = field(default_factory=CircuitBreaker)

@@ -34,6 +34,21 @@ class Store(Protocol):
     time* per key, the moment the bucket would be empty again). They read the clock inside
     the atomic operation, and every process sharing the store must read the same clock:
     Redis uses the server's ``TIME``, SQLite the machine's wall clock, memory a monotonic one.
+
+    Examples:
+        ``MemoryStore``, ``SQLiteStore`` and ``RedisStore`` implement it; the protocol is
+        runtime-checkable:
+
+        >>> from smsbridge.stores import MemoryStore, Store
+        >>> store = MemoryStore()
+        >>> isinstance(store, Store)
+        True
+        >>> store.claim("order-42:confirmation", "sent", ttl=3600)
+        True
+        >>> store.claim("order-42:confirmation", "sent", ttl=3600)  # already claimed
+        False
+        >>> store.get("order-42:confirmation")
+        'sent'
     """
 
     def claim(self, key: str, value: str, ttl: float | None) -> bool:

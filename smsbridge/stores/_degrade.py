@@ -45,6 +45,15 @@ class DegradeOpen:
         recheck: seconds between tries while the store is down.
         logger: where to log (default ``smsbridge.stores``).
         clock: monotonic seconds (injectable for tests).
+
+    Examples:
+        Webhook de-duplication that carries on while Redis is down (every webhook then counts
+        as new):
+
+        >>> from smsbridge.stores import DegradeOpen, RedisStore
+        >>> store = RedisStore("redis://redis.internal:6379/0")
+        >>> dedupe = DegradeOpen("webhook de-duplication")
+        >>> first_time = dedupe.call(store.claim, f"seen:{event_id}", "1", 86_400, default=True)
     """
 
     def __init__(

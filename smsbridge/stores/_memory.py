@@ -33,7 +33,8 @@ class MemoryStore:
     key (idempotency keys, circuit breakers) is never dropped before its TTL, because forgetting
     an idempotency key could send a message twice.
 
-    Example:
+    Examples:
+        >>> from smsbridge.stores import MemoryStore
         >>> store = MemoryStore(max_dedupe_keys=10_000)
         >>> store.claim("idem:order-42", "pending", 60)
         True

@@ -131,7 +131,8 @@ async def _in_thread(fn: Callable[..., T], *args: Any) -> T:
 class RedisStore:
     """The :class:`~smsbridge.stores.Store` protocol on Redis, sync and async.
 
-    Example:
+    Examples:
+        >>> from smsbridge.stores import RedisStore
         >>> sms = Bridge([twilio, telnyx], store=RedisStore("redis://redis.internal:6379/0"))
 
     Args:

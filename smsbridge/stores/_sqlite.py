@@ -90,7 +90,7 @@ class SQLiteStore:
     disk I/O error, a read-only or corrupt file) raises :class:`~smsbridge.StoreUnavailable`,
     as an unreachable Redis does; so does any use after :meth:`close`.
 
-    Example:
+    Examples:
         >>> from smsbridge import Bridge
         >>> from smsbridge.stores import SQLiteStore
         >>> store = SQLiteStore("/var/lib/myapp/smsbridge.db")

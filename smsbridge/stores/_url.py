@@ -36,7 +36,8 @@ def store_from_url(url: str, *, variable: str = "SMSBRIDGE_STORE") -> Store:
     is a space); a host, a query string or a fragment is an error. Schemes are
     case-insensitive and surrounding whitespace is ignored.
 
-    Example:
+    Examples:
+        >>> from smsbridge.stores import store_from_url
         >>> store_from_url("sqlite:////var/lib/myapp/sms.db")
         SQLiteStore('/var/lib/myapp/sms.db')
 

@@ -28,7 +28,8 @@ __all__ = ["RecordingProvider"]
 class RecordingProvider(Provider):
     """Records every message; answers like a provider that accepts them (or fails on demand).
 
-    Example:
+    Examples:
+        >>> from smsbridge.testing import RecordingProvider
         >>> fake = RecordingProvider(from_="+15550001111")
         >>> sms = fake.bridge()
         >>> sms.send(to="+14155552671", body="hi").provider

@@ -1,14 +1,20 @@
 """One endpoint for every SMS webhook: detect the provider, verify, parse, acknowledge.
 
-Example:
-    >>> request = WebhookRequest("POST", "https://app.example.com/sms/webhook", headers, body)
-    >>> try:
-    ...     outcome = sms.handle_webhook(request)
-    ... except WebhookError as exc:
-    ...     return error_response(exc)                  # 400 / 403 / 413 with a stable code
-    >>> if not (outcome.duplicate or outcome.stale):
-    ...     handle_event(outcome.event)
-    >>> return outcome.response
+Examples:
+    One endpoint for every provider, in any framework: build a ``WebhookRequest`` from the
+    framework's request (method, full URL, headers, raw body), and turn the ``WebhookResponse``
+    into the framework's response. The adapters in ``smsbridge.contrib`` do both.
+
+    >>> from smsbridge import WebhookError
+    >>> from smsbridge.webhooks import WebhookRequest, WebhookResponse, error_response
+    >>> def endpoint(request: WebhookRequest) -> WebhookResponse:
+    ...     try:
+    ...         outcome = sms.handle_webhook(request)
+    ...     except WebhookError as exc:
+    ...         return error_response(exc)  # 400 / 403 / 413 with a stable code
+    ...     if not (outcome.duplicate or outcome.stale):
+    ...         handle_event(outcome.event)
+    ...     return outcome.response
 
 The steps, in order: the body size (``PayloadTooLarge``); which provider sent it, by signature
 header then by shape, asking each configured provider's webhook codec (``UnknownProvider``,

@@ -36,7 +36,22 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Captured:
-    """A captured request: what the application saw."""
+    """A captured request: what the application saw.
+
+    ``smsbridge webhook check`` reads one from a file (see docs/cli.md) and explains whether
+    its signature verifies.
+
+    Examples:
+        >>> from smsbridge.cli.webhook_check import Captured
+        >>> captured = Captured(
+        ...     method="POST",
+        ...     url="https://app.example.com/sms/webhook",
+        ...     headers=(("Content-Type", "application/json"), ("Telnyx-Timestamp", "1700000000")),
+        ...     body=b"{}",
+        ... )
+        >>> captured.header("telnyx-timestamp")
+        '1700000000'
+    """
 
     method: str
     url: str

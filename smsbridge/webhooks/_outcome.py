@@ -20,11 +20,16 @@ Event = Union["InboundMessage", "StatusEvent"]
 class WebhookOutcome:
     """A verified, parsed webhook and the answer to give the provider.
 
-    Example:
-        >>> outcome = sms.handle_webhook(request)
-        >>> if not (outcome.duplicate or outcome.stale):
-        ...     process(outcome.event)
-        >>> return outcome.response          # or outcome.reply("Thanks!") for an inbound SMS
+    Examples:
+        >>> from smsbridge import InboundMessage, WebhookResponse
+        >>> def on_webhook(request: WebhookRequest) -> WebhookResponse:
+        ...     outcome = sms.handle_webhook(request)
+        ...     if outcome.duplicate or outcome.stale:
+        ...         return outcome.response  # acknowledged, not acted on again
+        ...     if isinstance(outcome.event, InboundMessage):
+        ...         return outcome.reply("Thanks, we got your message.")  # TwiML on Twilio
+        ...     record_status(outcome.event)
+        ...     return outcome.response
 
     Attributes:
         provider: the provider's name (``Provider.name``).

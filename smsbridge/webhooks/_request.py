@@ -48,7 +48,8 @@ class Headers(Mapping[str, str]):
     this is not an ``httpx.Headers``, which holds bytes (and would also cost about 5 us more
     per webhook: ``benchmarks/bench_speedups.py``, its headers row).
 
-    Example:
+    Examples:
+        >>> from smsbridge.webhooks import Headers
         >>> h = Headers([("X-A", "1"), ("x-a", "2")])
         >>> h["x-A"], h.get_all("X-A"), h.count("x-a")
         ('1', ['1', '2'], 2)
@@ -149,9 +150,16 @@ class Headers(Mapping[str, str]):
 class WebhookRequest:
     """One HTTP request as the application received it, before anything is trusted.
 
-    Example:
-        >>> WebhookRequest("POST", "https://app.example.com/sms/webhook",
-        ...                {"Content-Type": "application/json"}, b"{}")
+    Examples:
+        >>> from smsbridge import WebhookRequest
+        >>> request = WebhookRequest(
+        ...     "POST",
+        ...     "https://app.example.com/sms/webhook",
+        ...     {"Content-Type": "application/json"},
+        ...     b'{"data": {"event_type": "message.received"}}',
+        ... )
+        >>> request.headers["content-type"], len(request.body)
+        ('application/json', 44)
 
     Args:
         method: the HTTP method (``"POST"``, ``"GET"``), any case.
@@ -208,6 +216,20 @@ class WebhookResponse:
         headers: response headers (at least ``Content-Type``); read-only for the shared
             acknowledgements the codecs give.
         body: the response body.
+
+    Examples:
+        ``WebhookOutcome.response`` is the provider's acknowledgement; an adapter turns it into
+        the framework's response:
+
+        >>> outcome = sms.handle_webhook(request)  # a Twilio webhook
+        >>> answer = outcome.response
+        >>> answer.status_code, answer.headers["Content-Type"]
+        (200, 'text/xml')
+
+        In Starlette, for instance:
+
+        >>> from starlette.responses import Response
+        >>> response = Response(answer.body, answer.status_code, headers=dict(answer.headers))
     """
 
     status_code: int

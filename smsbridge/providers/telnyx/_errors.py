@@ -30,5 +30,8 @@ TELNYX_CODES = code_table(
         "carrier_route": "40008",
     }
 )
+"""Telnyx's error codes -> the stable error code they raise or report
+(``{"40300": "opted_out", ...}``; docs/errors.md lists them by code). A code not in it is
+classified by its HTTP status."""
 
 TELNYX_MESSAGE_CODES = {**TELNYX_CODES, "10005": "message_not_found"}

@@ -60,8 +60,20 @@ def idempotency_header(key: str) -> str:
 class Telnyx(Provider):
     """Telnyx, configured with an API key and a sender.
 
-    Example:
-        >>> telnyx = Telnyx("KEY0123", public_key=pub_b64, from_="+15017122662")
+    Examples:
+        >>> from smsbridge.providers import Telnyx
+        >>> telnyx = Telnyx(
+        ...     "KEY0123456789ABCDEF",
+        ...     public_key=os.environ["TELNYX_PUBLIC_KEY"],  # the portal's webhook public key
+        ...     from_="+15017122662",
+        ... )
+        >>> telnyx.name, telnyx.capabilities.idempotency
+        ('telnyx', True)
+
+        The same from the environment (``TELNYX_API_KEY``, ``TELNYX_PUBLIC_KEY``,
+        ``TELNYX_FROM``, ...):
+
+        >>> telnyx = Telnyx.from_settings(os.environ)
 
     Args:
         api_key: the v2 API key (Bearer token).
@@ -70,6 +82,9 @@ class Telnyx(Provider):
         messaging_profile_id: profile to send from when there is no ``from_`` (number pool).
         base_url: scheme, host and port the documented paths are appended to.
         timeout: seconds, or an ``httpx.Timeout``.
+        capabilities: what this account can do, instead of ``default_capabilities``.
+        senders: other senders this account owns, so ``send(from_=...)`` with one of them
+            routes here.
     """
 
     name: ClassVar[str] = "telnyx"

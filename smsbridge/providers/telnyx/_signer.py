@@ -28,10 +28,14 @@ class TelnyxKeyPair:
         signing_key: the private ``nacl.signing.SigningKey`` (give it to :func:`sign_telnyx`).
         public_key_b64: base64 of the 32-byte public key, what ``Telnyx(public_key=...)`` takes.
 
-    Example::
-
-        pair = make_telnyx_keypair(b"\\x01" * 32)
-        headers = sign_telnyx(b"{}", signing_key=pair.signing_key)
+    Examples:
+        >>> from smsbridge.providers import Telnyx
+        >>> from smsbridge.testing import make_telnyx_keypair, sign_telnyx
+        >>> pair = make_telnyx_keypair(b"\\x01" * 32)  # a fixed seed: the same key every run
+        >>> telnyx = Telnyx("KEY0123456789ABCDEF", public_key=pair.public_key_b64)
+        >>> headers = sign_telnyx(b'{"data": {}}', signing_key=pair)
+        >>> sorted(headers)
+        ['telnyx-signature-ed25519', 'telnyx-timestamp']
     """
 
     signing_key: nacl.signing.SigningKey

@@ -24,3 +24,7 @@ TELNYX_STATUS: dict[str, MessageStatus] = {
     "webhook_delivered": MessageStatus.RECEIVED,
     "received": MessageStatus.RECEIVED,
 }
+"""Every per-recipient status of Telnyx -> its ``MessageStatus``
+(``{"delivery_failed": MessageStatus.UNDELIVERED, ...}``); events keep Telnyx's word as
+``raw_status``. ``expired`` after error 40005 is read as ``undelivered`` by the webhook
+parser."""

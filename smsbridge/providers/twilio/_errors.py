@@ -31,6 +31,9 @@ TWILIO_CODES = code_table(
         "carrier_route": "30008",
     }
 )
+"""Twilio's send and delivery error codes -> the stable error code they raise or report
+(``{"21610": "opted_out", ...}``; docs/errors.md lists them by code). A code not in it is
+classified by its HTTP status."""
 
 # 35111: ScheduleType=fixed without SendAt; 35114, 35115, 35117: SendAt outside the window or
 # not in Twilio's format; 35118: scheduling without a messaging service; 35126: a ScheduleType

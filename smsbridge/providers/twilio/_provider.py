@@ -99,18 +99,32 @@ def _window_start(response: httpx.Response, since: datetime) -> datetime:
 class Twilio(Provider):
     """Twilio, configured with an account and a sender.
 
-    Example:
-        >>> twilio = Twilio("AC" + "0" * 32, "auth-token", from_="+15017122661")
+    Examples:
+        >>> from smsbridge.providers import Twilio
+        >>> twilio = Twilio(
+        ...     "AC0123456789abcdef0123456789abcdef", "your_auth_token", from_="+15017122661"
+        ... )
+        >>> twilio.name, twilio.base_url
+        ('twilio', 'https://api.twilio.com')
+
+        The same from the environment (``TWILIO_ACCOUNT_SID``, ``TWILIO_AUTH_TOKEN``,
+        ``TWILIO_FROM``, ...):
+
+        >>> twilio = Twilio.from_settings(os.environ)
 
     Args:
         account_sid: the ``AC…`` account SID (the URL path and, without an API key, the user).
         auth_token: the account's auth token; also the key of webhook signatures.
         from_: default sender (number, short code or alphanumeric ID).
         messaging_service_sid: ``MG…`` service to send from when there is no ``from_``.
-        api_key, api_secret: an API key (``SK…``) to authenticate sends instead of the token.
+        api_key: an API key SID (``SK…``) to authenticate sends instead of the auth token.
+        api_secret: the API key's secret (with ``api_key``).
         shared_keys: SharedKey id -> secret for HMAC-SHA256 webhook signatures.
         base_url: scheme, host and port the documented paths are appended to.
         timeout: seconds, or an ``httpx.Timeout``.
+        capabilities: what this account can do, instead of ``default_capabilities``.
+        senders: other senders this account owns, so ``send(from_=...)`` with one of them
+            routes here.
     """
 
     name: ClassVar[str] = "twilio"

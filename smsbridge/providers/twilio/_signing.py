@@ -18,6 +18,9 @@ __all__ = [
 ]
 
 TwilioAlgorithm = Literal["HMAC_SHA1", "HMAC_SHA256"]
+"""The HMAC a Twilio webhook signature uses: ``"HMAC_SHA1"`` with the auth token (the
+default), or either with a SharedKey (``Twilio(shared_keys=...)``, ``sign_twilio(shared_key=
+(key_id, secret, algorithm))``)."""
 
 ParamsLike = Mapping[str, str | Sequence[str]] | Iterable[tuple[str, str]]
 

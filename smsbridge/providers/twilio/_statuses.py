@@ -23,3 +23,6 @@ TWILIO_STATUS: dict[str, MessageStatus] = {
     "received": MessageStatus.RECEIVED,
     "read": MessageStatus.READ,
 }
+"""Every status of Twilio's ``message_enum_status`` -> its ``MessageStatus``
+(``{"undelivered": MessageStatus.UNDELIVERED, ...}``); events keep Twilio's word as
+``raw_status``."""

@@ -35,6 +35,8 @@ VONAGE_CODES = code_table(
         "carrier_route": "1200 1250 1331",
     }
 )
+"""The Messages API error list (what status webhooks carry) -> the stable error code it
+reports (``{"1240": "opted_out", ...}``; docs/errors.md lists them by code)."""
 
 # The send endpoint's ``type`` fragments, for 4xx answers other than 401/402/403/429.
 VONAGE_SEND_CODES: dict[str, str] = {

@@ -45,20 +45,36 @@ def _wire_number(value: str) -> str:
 class Vonage(Provider):
     """Vonage, configured with an application (JWT) or an API key and secret, and a sender.
 
-    Example:
-        >>> vonage = Vonage(application_id=APP_ID, private_key="private.key",
-        ...                 signature_secret=SIG_SECRET, from_="+14155550100")
+    Examples:
+        With an application (sends authenticate with a JWT):
+
+        >>> from smsbridge.providers import Vonage
+        >>> vonage = Vonage(
+        ...     application_id="aaaaaaaa-bbbb-4ccc-8ddd-0123456789ab",
+        ...     private_key="private.key",  # the path of the application's PEM file, or its text
+        ...     signature_secret=os.environ["VONAGE_SIGNATURE_SECRET"],
+        ...     from_="+14155550100",
+        ... )
+
+        With the account's API key and secret (HTTP Basic auth):
+
+        >>> vonage = Vonage("abcd1234", "your_api_secret", from_="+14155550100")
 
     Args:
-        api_key, api_secret: the account's API key and secret (HTTP Basic auth).
-        application_id, private_key: a Vonage application's id and its RSA private key (PEM
-            text or the path of a PEM file); sends then use a JWT, which Vonage recommends
-            (status webhooks go to the application's URLs). Used when both pairs are given.
+        api_key: the account's API key (HTTP Basic auth, with ``api_secret``).
+        api_secret: the account's API secret.
+        application_id: a Vonage application's id; with ``private_key``, sends use a JWT,
+            which Vonage recommends (status webhooks then go to the application's URLs). Used
+            when both pairs are given.
+        private_key: the application's RSA private key: PEM text or the path of a PEM file.
         signature_secret: the account's signature secret, which signs webhooks (not the API
             secret). Without it every webhook is refused.
         from_: default sender number or alphanumeric ID.
         base_url: scheme, host and port the documented paths are appended to.
         timeout: seconds, or an ``httpx.Timeout``.
+        capabilities: what this account can do, instead of ``default_capabilities``.
+        senders: other senders this account owns, so ``send(from_=...)`` with one of them
+            routes here.
     """
 
     name: ClassVar[str] = "vonage"

@@ -26,6 +26,8 @@ VONAGE_STATUS: dict[str, MessageStatus] = {
     "rejected": MessageStatus.FAILED,
     "undeliverable": MessageStatus.FAILED,
 }
+"""Every status of Vonage's status callbacks -> its ``MessageStatus``; a ``rejected`` with a
+carrier's error code is ``undelivered`` instead (see the module docstring)."""
 
 # Error codes (messages-olympus list) a carrier or the recipient's network reports: a
 # ``rejected`` carrying one of them happened after the message left Vonage.

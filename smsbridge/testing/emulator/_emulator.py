@@ -40,6 +40,34 @@ class Emulator(EmulatorControls):
     Scheduled messages are held until the emulator's clock (:meth:`now`: real time plus every
     :meth:`advance`) reaches their time, and can be cancelled and read back meanwhile, each in
     its provider's format. See docs/emulator.md for examples.
+
+    Args:
+        host: the address to listen on.
+        port: the shared listener's port (0: a free one).
+        progress_delay: seconds between a message's status steps (``queued``, ``sent``,
+            ``delivered``).
+        deliver_callbacks: send status callbacks to the messages' callback URLs.
+        separate_ports: give each provider a listener of its own too.
+        **options: each personality's options (``twilio_auth_token=``, ``telnyx_port=``, ...).
+
+    Examples:
+        >>> from smsbridge import Bridge
+        >>> from smsbridge.providers import Twilio
+        >>> from smsbridge.testing import Emulator
+        >>> with Emulator() as emu:
+        ...     twilio = Twilio(
+        ...         emu.twilio_account_sid,
+        ...         emu.twilio_auth_token,
+        ...         from_="+15017122661",
+        ...         base_url=emu.twilio_url,
+        ...     )
+        ...     with Bridge(twilio) as sms:
+        ...         result = sms.send(to="+14155552671", body="Your order shipped")
+        ...     print([message["to"] for message in emu.messages("twilio")])
+        ['+14155552671']
+
+        Faults make a provider fail on demand: ``emu.fault("twilio", "http_error",
+        status=503)``.
     """
 
     def __init__(
@@ -179,7 +207,7 @@ class Emulator(EmulatorControls):
         this emulator: every provider, each on its own listener, sending from the emulator's
         pool numbers.
 
-        Example:
+        Examples:
             >>> sms = Bridge.from_env({**os.environ, **emu.environment()})
         """
         variables = {"SMSBRIDGE_PROVIDERS": ",".join(self._apis)}

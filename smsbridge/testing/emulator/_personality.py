@@ -37,6 +37,13 @@ class Personality(ABC):
     ``PERSONALITY = YourPersonality`` at module level. One instance is created per
     :class:`Emulator`; it may keep per-emulator state of its own (and forget it in
     :meth:`reset`), but messages, opt-outs, webhooks and faults live in :attr:`state`.
+
+    Examples:
+        The emulator plays every personality ``discover`` finds:
+
+        >>> from smsbridge.testing.emulator import discover
+        >>> [personality.name for personality in discover()]
+        ['twilio', 'telnyx', 'vonage']
     """
 
     # -- what the provider is (class attributes) ----------------------------------------------

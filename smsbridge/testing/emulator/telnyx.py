@@ -101,7 +101,16 @@ WEBHOOK_ATTEMPTS = 3
 
 
 class TelnyxPersonality(Personality):
-    """Answers Telnyx Messaging v2 requests from the shared emulator state."""
+    """Answers Telnyx Messaging v2 requests from the shared emulator state.
+
+    Examples:
+        Its options are ``Emulator`` keywords, its account the emulator's attributes:
+
+        >>> from smsbridge.testing import Emulator
+        >>> with Emulator(telnyx_signing_seed=b"\\x01" * 32) as emu:  # the same key every run
+        ...     print(emu.telnyx_public_key)
+        iojj3XQJ8ZX9UtstPLpdcspnCb8dlBIb83SIAbQPb1w=
+    """
 
     name: ClassVar[str] = "telnyx"
     title: ClassVar[str] = "Telnyx"
@@ -497,3 +506,4 @@ def envelope_builder(event_type: str, body: dict[str, Any], keys: TelnyxKeyPair)
 
 
 PERSONALITY = TelnyxPersonality
+"""The personality this module gives the emulator (found by ``discover``)."""

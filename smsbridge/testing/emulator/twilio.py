@@ -96,7 +96,16 @@ _COUNTRIES = {"+1": "US", "+44": "GB", "+33": "FR", "+49": "DE", "+61": "AU"}
 
 
 class TwilioPersonality(Personality):
-    """Answers Twilio Messages API requests from the shared emulator state."""
+    """Answers Twilio Messages API requests from the shared emulator state.
+
+    Examples:
+        Its options are ``Emulator`` keywords, its account the emulator's attributes:
+
+        >>> from smsbridge.testing import Emulator
+        >>> with Emulator(twilio_auth_token="test-token") as emu:
+        ...     print(emu.twilio_auth_token, emu.twilio_url.startswith("http://127.0.0.1:"))
+        test-token True
+    """
 
     name: ClassVar[str] = "twilio"
     title: ClassVar[str] = "Twilio"
@@ -494,3 +503,4 @@ def _in_bounds(record: MessageRecord, bounds: dict[str, date | datetime]) -> boo
 
 
 PERSONALITY = TwilioPersonality
+"""The personality this module gives the emulator (found by ``discover``)."""

@@ -100,7 +100,16 @@ def _generated_key() -> bytes:
 
 
 class VonagePersonality(Personality):
-    """Answers Vonage Messages API v1 requests from the shared emulator state."""
+    """Answers Vonage Messages API v1 requests from the shared emulator state.
+
+    Examples:
+        Its options are ``Emulator`` keywords, its account the emulator's attributes:
+
+        >>> from smsbridge.testing import Emulator
+        >>> with Emulator(vonage_signature_secret="test-secret") as emu:
+        ...     print(emu.vonage_signature_secret)
+        test-secret
+    """
 
     name: ClassVar[str] = "vonage"
     title: ClassVar[str] = "Vonage"
@@ -494,3 +503,4 @@ def inbound_body(from_: str, to: str, text: str, media_urls: tuple[str, ...]) ->
 
 
 PERSONALITY = VonagePersonality
+"""The personality this module gives the emulator (found by ``discover``)."""
