@@ -24,7 +24,6 @@ nginx and uvicorn missing: fail under ``CI=true``, skip elsewhere.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
 import re
@@ -40,6 +39,7 @@ import httpx
 import pytest
 from _contrib_kit import twilio_inbound
 from _nginx import NGINX_SITE, Site, accepts, free_port, need, running, wait_until
+from conftest import require
 
 from smsbridge.testing import make_telnyx_keypair, sign_telnyx, sign_vonage
 
@@ -110,13 +110,8 @@ async def app(scope, receive, send):
 
 
 def need_module(name: str) -> None:
-    """Like ``need`` for a Python package."""
-    if importlib.util.find_spec(name) is not None:
-        return
-    message = f"{name} is not installed"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{message} (CI=true: the test extras install it)")
-    pytest.skip(message)
+    """Like ``need`` for a Python package (one of the dev extra's)."""
+    require(name, "dev")
 
 
 def environment(**extra: str) -> dict[str, str]:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import base64
 import hmac
-import importlib
 import json
-import os
 import socketserver
 import threading
 import time
@@ -21,6 +19,7 @@ from urllib.parse import parse_qsl, urlencode
 import httpx
 import nacl.signing
 import pytest
+from conftest import require
 
 from smsbridge.providers.telnyx._verify import signed_message as telnyx_message
 from smsbridge.providers.twilio._signing import twilio_signature
@@ -35,11 +34,9 @@ def fixture(name: str) -> Any:
 
 
 def sdk(name: str) -> ModuleType:
-    """Import an official SDK; on CI a missing SDK is a failure, locally a skip."""
-    if os.environ.get("CI") == "true":
-        return importlib.import_module(name)
-    module: ModuleType = pytest.importorskip(name)
-    return module
+    """Import an official SDK (the bench extra); on CI a missing SDK is a failure, locally a
+    skip."""
+    return require(name, "bench")
 
 
 def assert_same_shape(actual: Any, expected: Any, where: str = "$") -> None:

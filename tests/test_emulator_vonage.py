@@ -20,9 +20,9 @@ import httpx
 import jwt
 import pytest
 from _routing_kit import Received
+from conftest import require
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from vonage_jwt.verify_jwt import verify_signature
 
 from smsbridge import (
     AuthError,
@@ -501,6 +501,7 @@ def test_vonage_sdk_verifies_the_emulators_webhooks(
 ) -> None:
     """vonage_jwt's verify_signature accepts the delivered tokens (and refuses another secret);
     their payload_hash is the SHA-256 of the delivered body."""
+    verify_signature = require("vonage_jwt.verify_jwt", "bench").verify_signature
     bridge, received = wired
     with Bridge(app_vonage(emu), public_url=bridge.public_url, retry=None) as app:
         result = app.send(to=HANDSET, body="hello", reference="sdk")

@@ -211,8 +211,9 @@ def _sections() -> dict[str, str]:
 
 
 def test_docs_base_points_at_errors_md() -> None:
-    """docs_url links into docs/errors.md, which exists in the repository."""
-    assert DOCS_BASE.endswith("/docs/errors.md")
+    """docs_url links into the docs site's page built from docs/errors.md (directory URLs:
+    docs/errors.md is served as errors/), which exists in the repository."""
+    assert DOCS_BASE == "https://smsbridge.github.io/smsbridge/errors/"
     assert ERRORS_MD.is_file()
 
 

@@ -50,10 +50,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-
-pytest.importorskip("jwt")
-pytest.importorskip("cryptography")
-
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import sys
 import threading
 from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import aiohttp  # a core dependency (the async transport on asyncio)
 import httpx
 import pytest
 
@@ -19,12 +19,6 @@ from smsbridge.providers import Telnyx, Twilio
 from smsbridge.providers._base import Provider
 from smsbridge.providers._shell import AsyncSender, classify_transport_error
 from smsbridge.testing import Emulator
-
-if os.environ.get("CI") == "true":
-    import aiohttp  # CI installs the dev extra: a missing aiohttp must fail, not skip
-else:
-    aiohttp = pytest.importorskip("aiohttp")
-
 from smsbridge.transports import AiohttpSender, _translate
 
 FROM = "+13125550100"
