@@ -1,9 +1,9 @@
-"""The :class:`Bridge`: the one object an application talks to.
+"""The ``Bridge``: the one object an application talks to.
 
-It normalises what the caller gives it into an :class:`OutboundMessage`, hands it to the
+It normalises what the caller gives it into an ``OutboundMessage``, hands it to the
 routing policy (a single provider is the simplest policy) or, for many messages, to the bulk
-drivers (:mod:`smsbridge.bulk`), and owns the HTTP clients (:mod:`smsbridge._clients`).
-Webhooks come in through :meth:`Bridge.handle_webhook`.
+drivers (``smsbridge.bulk``), and owns the HTTP clients (``smsbridge._clients``).
+Webhooks come in through ``Bridge.handle_webhook``.
 """
 
 from __future__ import annotations
@@ -104,8 +104,8 @@ class Bridge(Receiving):
         clock: wall-clock seconds, to check webhook timestamps against (for tests).
         receive_only: providers whose webhooks are handled but which never send: the old
             vendor after a swap, so its late status callbacks still arrive.
-        retry: how to retry one provider (:class:`~smsbridge.routing.Retry`; ``None``: never).
-        breaker: the per-provider :class:`~smsbridge.routing.CircuitBreaker`, or ``None``.
+        retry: how to retry one provider (``Retry``; ``None``: never).
+        breaker: the per-provider ``CircuitBreaker``, or ``None``.
         hooks: callbacks on attempts, failovers, breaker changes (a ``routing.Hooks``).
         idempotency_ttl: seconds an idempotency key is remembered (default 24 h).
         idempotency_wait: seconds a repeated key waits for the send in flight.
@@ -114,7 +114,7 @@ class Bridge(Receiving):
         reconcile_delay: seconds to wait before that read-back.
         any_sender: ``send(from_=...)`` may fail over to providers that do not own that
             sender (they send from their own).
-        rate_limits: a :class:`~smsbridge.routing.RateLimits` (messages per second per
+        rate_limits: a ``RateLimits`` (messages per second per
             provider and sender, shared by every process on the store); ``None``: unlimited.
         sleep: how the sync engine waits between tries (default ``time.sleep``; for tests).
         async_sleep: how the async engine waits (default ``anyio.sleep``; for tests).
@@ -220,7 +220,7 @@ class Bridge(Receiving):
     @property
     def async_client(self) -> AsyncSender:
         """The async HTTP client: the one given, or the bridge's own for the running loop
-        (an :class:`~smsbridge.transports.AiohttpSender` on asyncio, an
+        (an ``AiohttpSender`` on asyncio, an
         ``httpx.AsyncClient`` under trio), made on first use."""
         return self.clients.async_
 
@@ -239,7 +239,7 @@ class Bridge(Receiving):
         send_at: datetime | None = None,
     ) -> OutboundMessage:
         """Validate and normalise a message without sending it (``to`` becomes E.164); the
-        arguments and errors are :meth:`send`'s."""
+        arguments and errors are ``send``'s."""
         return build_message(
             to,
             body,
@@ -288,7 +288,7 @@ class Bridge(Receiving):
         Raises:
             InvalidPhoneNumber, MessageTooLong, InvalidRequest: the message is not valid.
             SchedulingUnavailable: no configured provider can hold it until ``send_at``.
-            ProviderError: (or :class:`AllProvidersFailed`) whose ``failure`` says whether it
+            ProviderError: (or ``AllProvidersFailed``) whose ``failure`` says whether it
                 may have been sent.
         """
         from smsbridge.routing._engine import send_sync
@@ -320,7 +320,7 @@ class Bridge(Receiving):
         status_callback: str | None = None,
         send_at: datetime | None = None,
     ) -> SendResult:
-        """Async twin of :meth:`send`, with the same arguments."""
+        """Async twin of ``send``, with the same arguments."""
         from smsbridge.routing._engine import send_async
 
         message = self.message(
@@ -349,12 +349,12 @@ class Bridge(Receiving):
         """Send many messages, ``concurrency`` at a time, yielding one item per input.
 
         Items come in completion order, each with its ``index``, ``input``, and ``result`` or
-        ``error`` (typed as :meth:`send` raises them): one failure never stops the others.
+        ``error`` (typed as ``send`` raises them): one failure never stops the others.
         Failover, retries, rate limits and idempotency apply per message; inputs are read as
         needed, so memory stays flat. See docs/bulk.md.
 
         Args:
-            messages: any iterable of :class:`OutboundMessage` or mappings of :meth:`send`'s
+            messages: any iterable of ``OutboundMessage`` or mappings of ``send``'s
                 keywords (``{"to": ..., "body": ...}``).
             concurrency: sends in flight at once (threads on the sync client).
             job: makes the send resumable: each message's idempotency key derives from the
@@ -362,7 +362,7 @@ class Bridge(Receiving):
                 ``RedisStore`` to outlive the process). A rerun returns what was sent
                 (``item.resumed``), sends the rest, and reports what may have gone out
                 (``item.ambiguous``) without sending it again.
-            on_progress: called after each item with the running :class:`BulkProgress`.
+            on_progress: called after each item with the running ``BulkProgress``.
             start: the index of the first input: a chunk of a larger job numbers its
                 messages by their place in the whole job (the same keys on any worker).
 
@@ -387,7 +387,7 @@ class Bridge(Receiving):
         on_progress: Callable[[BulkProgress], None] | None = None,
         start: int = 0,
     ) -> AsyncIterator[BulkItem]:
-        """Async twin of :meth:`send_many` (``async for item in sms.asend_many(...)``):
+        """Async twin of ``send_many`` (``async for item in sms.asend_many(...)``):
         ``concurrency`` tasks on the async client; ``messages`` may also be an async iterable.
 
         Stopping early cancels the sends in flight (each ends its idempotency claim as
@@ -420,7 +420,7 @@ class Bridge(Receiving):
         return cancel(self, message, message_id)
 
     async def acancel(self, message: SendResult | str, message_id: str | None = None) -> SendResult:
-        """Async twin of :meth:`cancel`."""
+        """Async twin of ``cancel``."""
         from smsbridge._manage import acancel
 
         return await acancel(self, message, message_id)
@@ -428,18 +428,18 @@ class Bridge(Receiving):
     def fetch(self, message: SendResult | str, message_id: str | None = None) -> SendResult:
         """Read a message's current state back from its provider (any message, by id).
 
-        Takes what :meth:`cancel` takes. Returns a ``SendResult`` with the mapped ``status``,
+        Takes what ``cancel`` takes. Returns a ``SendResult`` with the mapped ``status``,
         the provider's ``raw_status`` and ``error_code``, and ``send_at`` while scheduled.
 
         Raises:
-            MessageNotFound, Unsupported, ProviderError: as for :meth:`cancel`.
+            MessageNotFound, Unsupported, ProviderError: as for ``cancel``.
         """
         from smsbridge._manage import fetch
 
         return fetch(self, message, message_id)
 
     async def afetch(self, message: SendResult | str, message_id: str | None = None) -> SendResult:
-        """Async twin of :meth:`fetch`."""
+        """Async twin of ``fetch``."""
         from smsbridge._manage import afetch
 
         return await afetch(self, message, message_id)
@@ -466,7 +466,7 @@ class Bridge(Receiving):
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], **kwargs: Any) -> Bridge:
-        """The same as :meth:`from_env`, from a mapping (e.g. a parsed TOML file), with the
+        """The same as ``from_env``, from a mapping (e.g. a parsed TOML file), with the
         same upper-case names or ``providers``, ``receive_only``, ``store`` and
         ``rate_limits`` keys."""
         from smsbridge._config import bridge_arguments

@@ -1,7 +1,7 @@
 """The bridge's HTTP clients: the ones it was given, or its own, made on first use.
 
 The sync path sends with one pooled ``httpx.Client``. The async path picks by event loop: on
-asyncio an :class:`~smsbridge.transports.AiohttpSender` (aiohttp spends several times less
+asyncio an ``AiohttpSender`` (aiohttp spends several times less
 CPU per request than ``httpx.AsyncClient`` once tens of requests are in flight, which is what
 bulk sending does: see docs/performance.md), under trio an ``httpx.AsyncClient`` (aiohttp
 runs on asyncio only). A client given to the bridge is used as it is, on every loop, and is

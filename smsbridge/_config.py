@@ -1,11 +1,11 @@
 """Providers from configuration: environment variables or a mapping.
 
 ``SMSBRIDGE_PROVIDERS`` (comma list, order = preference) names the providers; each reads its
-usual variables, as its :class:`~smsbridge.providers.Settings` declare them.
+usual variables, as its ``Settings`` declare them.
 ``SMSBRIDGE_RECEIVE_ONLY`` names providers kept for receiving only (their webhooks are
 verified; they never send). ``SMSBRIDGE_STORE`` names the store (read by
 ``Bridge.from_env``). ``SMSBRIDGE_RATE_LIMITS`` holds rate limits in messages per second
-(:func:`rate_limits_from_mapping`). A mapping may use the same upper-case names, or nest
+(``rate_limits_from_mapping``). A mapping may use the same upper-case names, or nest
 lower-case keyword arguments per provider::
 
     {"providers": ["telnyx", "twilio"],
@@ -120,7 +120,7 @@ def rate_limits_from_mapping(config: Mapping[str, Any]) -> RateLimits | None:
         SMSBRIDGE_RATE_LIMITS=twilio=100,telnyx=50,+15017122661=1,*=1
 
     A mapping may also give ``rate_limits`` as the keyword arguments of
-    :class:`~smsbridge.routing.RateLimits` (``{"providers": {"twilio": 100}, "burst": 3}``).
+    ``RateLimits`` (``{"providers": {"twilio": 100}, "burst": 3}``).
 
     Raises:
         ConfigError: naming ``SMSBRIDGE_RATE_LIMITS``, for anything malformed.

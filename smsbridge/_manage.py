@@ -3,7 +3,7 @@
 The codecs build and read the requests (``Provider.build_cancel_request``/``parse_cancel``,
 ``build_fetch_request``/``parse_fetch``); this module finds the provider, does the I/O (once
 sync, once async) and types every failure as a send's are typed. A provider that cannot do
-the operation raises :class:`~smsbridge.Unsupported` before any request.
+the operation raises ``Unsupported`` before any request.
 
 Cancelling is idempotent: when the provider says a message cannot be cancelled, it is read
 back, and one that is already ``canceled`` is returned as the result.
@@ -92,19 +92,19 @@ async def _acall(bridge: Bridge, provider: Provider, op: str, pmid: str) -> Send
 
 
 def fetch(bridge: Bridge, message: SendResult | str, message_id: str | None) -> SendResult:
-    """See :meth:`smsbridge.Bridge.fetch`."""
+    """See ``smsbridge.Bridge.fetch``."""
     provider, pmid = target(bridge, message, message_id)
     return _call(bridge, provider, "fetch", pmid)
 
 
 async def afetch(bridge: Bridge, message: SendResult | str, message_id: str | None) -> SendResult:
-    """See :meth:`smsbridge.Bridge.afetch`."""
+    """See ``smsbridge.Bridge.afetch``."""
     provider, pmid = target(bridge, message, message_id)
     return await _acall(bridge, provider, "fetch", pmid)
 
 
 def cancel(bridge: Bridge, message: SendResult | str, message_id: str | None) -> SendResult:
-    """See :meth:`smsbridge.Bridge.cancel`."""
+    """See ``smsbridge.Bridge.cancel``."""
     provider, pmid = target(bridge, message, message_id)
     try:
         return _call(bridge, provider, "cancel", pmid)
@@ -113,7 +113,7 @@ def cancel(bridge: Bridge, message: SendResult | str, message_id: str | None) ->
 
 
 async def acancel(bridge: Bridge, message: SendResult | str, message_id: str | None) -> SendResult:
-    """See :meth:`smsbridge.Bridge.acancel`."""
+    """See ``smsbridge.Bridge.acancel``."""
     provider, pmid = target(bridge, message, message_id)
     try:
         return await _acall(bridge, provider, "cancel", pmid)

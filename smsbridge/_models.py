@@ -1,9 +1,9 @@
 """The data smsbridge passes around: immutable pydantic models.
 
-Outbound: :class:`OutboundMessage` goes in, :class:`SendResult` (with one :class:`Attempt` per
-provider tried) comes out. Inbound: webhooks become :class:`InboundMessage` or
-:class:`StatusEvent`. Statuses of every provider map into one :class:`MessageStatus` (defined,
-free of pydantic, in :mod:`smsbridge._status`).
+Outbound: ``OutboundMessage`` goes in, ``SendResult`` (with one ``Attempt`` per
+provider tried) comes out. Inbound: webhooks become ``InboundMessage`` or
+``StatusEvent``. Statuses of every provider map into one ``MessageStatus`` (defined,
+free of pydantic, in ``smsbridge._status``).
 
 Defining any pydantic model loads ``pydantic.main`` and ``pydantic.fields``, which cost more
 than the rest of getting ready to send: so this module is imported where a model is built or

@@ -1,7 +1,7 @@
-"""From what a caller gives ``Bridge.send`` to an :class:`~smsbridge.OutboundMessage`: checks
+"""From what a caller gives ``Bridge.send`` to an ``OutboundMessage``: checks
 of text arguments and media URLs, and the warnings a result carries.
 
-Bad arguments are the caller's bug, but still a typed :class:`~smsbridge.InvalidRequest` with a
+Bad arguments are the caller's bug, but still a typed ``InvalidRequest`` with a
 stable code: a stray ``TypeError`` or pydantic ``ValidationError`` from deep inside would be
 neither.
 """
@@ -153,7 +153,7 @@ _URL_UNSAFE = re.compile(r"[\x00-\x20\x7f-\x9f\s]")
 
 
 def checked_media(media_urls: Iterable[str]) -> tuple[str, ...]:
-    """``media_urls`` as a tuple of at most :data:`MAX_MEDIA` absolute http(s) URLs.
+    """``media_urls`` as a tuple of at most ``MAX_MEDIA`` absolute http(s) URLs.
 
     Raises:
         InvalidRequest: one string instead of a list, too many, or a URL that is not usable.

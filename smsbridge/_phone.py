@@ -1,6 +1,6 @@
 """Phone numbers in, E.164 out, on top of the ``phonenumbers`` package.
 
-Every rejection is an :class:`~smsbridge.InvalidPhoneNumber` whose ``reason`` is one stable
+Every rejection is an ``InvalidPhoneNumber`` whose ``reason`` is one stable
 word:
 
 * ``"not_a_number"``: the text does not look like a phone number at all (or is not a str).

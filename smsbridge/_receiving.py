@@ -1,7 +1,7 @@
-"""The receiving half of :class:`~smsbridge.Bridge`: its public URL as providers reach it
+"""The receiving half of ``Bridge``: its public URL as providers reach it
 (the webhook endpoint, each message's status-callback URL), the providers whose webhooks it
 accepts, and ``handle_webhook``/``ahandle_webhook`` into the provider-blind pipeline
-(:mod:`smsbridge.webhooks`, imported at the first webhook).
+(``smsbridge.webhooks``, imported at the first webhook).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ REFERENCE_PARAM = "smsbridge_ref"
 
 
 class Receiving:
-    """What :class:`~smsbridge.Bridge` receives with; its constructor sets these."""
+    """What ``Bridge`` receives with; its constructor sets these."""
 
     policy: Policy
     receive_only: tuple[Provider, ...]
@@ -70,7 +70,7 @@ class Receiving:
         return url
 
     def handle_webhook(self, request: WebhookRequest) -> WebhookOutcome:
-        """Verify, parse and acknowledge one webhook (see :mod:`smsbridge.webhooks`).
+        """Verify, parse and acknowledge one webhook (see ``smsbridge.webhooks``).
 
         Raises:
             WebhookError: ``SignatureError``/``StaleWebhook`` (403), ``UnknownProvider``/
@@ -79,5 +79,5 @@ class Receiving:
         return self.webhook_pipeline.handle(request)
 
     async def ahandle_webhook(self, request: WebhookRequest) -> WebhookOutcome:
-        """Async twin of :meth:`handle_webhook`."""
+        """Async twin of ``handle_webhook``."""
         return await self.webhook_pipeline.ahandle(request)

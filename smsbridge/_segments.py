@@ -91,10 +91,10 @@ def check_body(text: str) -> SegmentInfo:
         text: the message body.
 
     Returns:
-        The body's :class:`SegmentInfo`.
+        The body's ``SegmentInfo``.
 
     Raises:
-        MessageTooLong: the body has more than :data:`MAX_BODY_CHARACTERS` characters.
+        MessageTooLong: the body has more than ``MAX_BODY_CHARACTERS`` characters.
     """
     # Checked before measuring, so an oversized body costs nothing to reject.
     if len(text) > MAX_BODY_CHARACTERS:

@@ -1,6 +1,6 @@
-"""The one status vocabulary of every provider: :class:`MessageStatus`.
+"""The one status vocabulary of every provider: ``MessageStatus``.
 
-A plain ``str`` enum, apart from the pydantic models of :mod:`smsbridge._models` (which
+A plain ``str`` enum, apart from the pydantic models of ``smsbridge._models`` (which
 re-exports it): each provider's status map is built when the provider is imported, and
 getting a bridge ready to send must not load pydantic's model machinery (``pydantic.main``
 and ``pydantic.fields``), which the first model built or used loads.

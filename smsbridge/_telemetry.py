@@ -1,9 +1,9 @@
-"""The OpenTelemetry instrumentation behind :mod:`smsbridge.telemetry`.
+"""The OpenTelemetry instrumentation behind ``smsbridge.telemetry``.
 
 Everything here is called from the places the events already are: the routing engine opens a
-send's span (:func:`send`), the routing hooks (``routing._observe``) report attempts,
+send's span (``send``), the routing hooks (``routing._observe``) report attempts,
 failovers, skips, breaker changes and rate-limit waits, and the webhook pipeline's entry points
-are wrapped (:func:`traced_webhook`). ``opentelemetry`` is imported at the first send or
+are wrapped (``traced_webhook``). ``opentelemetry`` is imported at the first send or
 webhook, and only when telemetry is on; until then, and when it is off, each call is one check
 of a module global.
 
@@ -448,7 +448,7 @@ def traced_webhook(handle: Callable[P, WebhookOutcome]) -> Callable[P, WebhookOu
 def atraced_webhook(
     handle: Callable[P, Awaitable[WebhookOutcome]],
 ) -> Callable[P, Awaitable[WebhookOutcome]]:
-    """Async twin of :func:`traced_webhook`."""
+    """Async twin of ``traced_webhook``."""
 
     @functools.wraps(handle)
     async def traced(*args: P.args, **kwargs: P.kwargs) -> WebhookOutcome:

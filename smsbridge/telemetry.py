@@ -19,7 +19,7 @@ Examples:
     ... )
 
 Spans: ``smsbridge.send`` per send, with one ``smsbridge.attempt`` child per request to a
-provider, and ``smsbridge.webhook`` per webhook. Metrics: :data:`METRICS`. Their attributes
+provider, and ``smsbridge.webhook`` per webhook. Metrics: ``METRICS``. Their attributes
 are listed in docs/observability.md; none carries a phone number, a body, a media URL, a
 credential nor an error's text.
 """

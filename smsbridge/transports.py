@@ -1,6 +1,6 @@
 """Alternative HTTP transports for the async send path.
 
-:class:`AiohttpSender` sends the codecs' ``httpx.Request`` objects through one pooled
+``AiohttpSender`` sends the codecs' ``httpx.Request`` objects through one pooled
 ``aiohttp.ClientSession``. On a loopback benchmark it spends several times less CPU per request
 than ``httpx.AsyncClient`` (see ``benchmarks/bench_async_send.py``), which matters for bulk
 sending. It runs on asyncio only (aiohttp does); under trio keep the default client.
@@ -48,12 +48,12 @@ def _aiohttp() -> Any:
 
 
 class AiohttpSender:
-    """An async sender for :class:`~smsbridge.Bridge` backed by one pooled aiohttp session.
+    """An async sender for ``Bridge`` backed by one pooled aiohttp session.
 
     The session is created on first use, inside the running event loop, and reused for every
-    request until :meth:`aclose`. The bridge does not close a sender it was given: close it
+    request until ``aclose``. The bridge does not close a sender it was given: close it
     yourself before its event loop ends, or use it as an async context manager. After
-    :meth:`aclose` it can be used again (in the same or another loop) with a new session.
+    ``aclose`` it can be used again (in the same or another loop) with a new session.
 
     Each request's ``timeout`` extension (what the providers set from their ``timeout=``)
     is honoured: ``connect`` bounds establishing a connection, ``pool`` the wait for a free
@@ -151,7 +151,7 @@ class AiohttpSender:
 
     @property
     def is_closed(self) -> bool:
-        """True when no session is open (before the first send, or after :meth:`aclose`)."""
+        """True when no session is open (before the first send, or after ``aclose``)."""
         return self._session is None or self._session.closed
 
     async def __aenter__(self) -> Self:
@@ -225,7 +225,7 @@ class AiohttpSender:
 
 
 async def _close_at_shutdown(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
-    """Wait; close ``session`` when finalised (at loop shutdown, or by :meth:`aclose`)."""
+    """Wait; close ``session`` when finalised (at loop shutdown, or by ``aclose``)."""
     try:
         yield
     finally:

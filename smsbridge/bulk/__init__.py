@@ -1,10 +1,10 @@
 """Sending at volume: many messages in one call, resumable as a named job.
 
-:meth:`Bridge.send_many <smsbridge.Bridge.send_many>` (threads on the sync client) and
-:meth:`Bridge.asend_many <smsbridge.Bridge.asend_many>` (tasks on the async client) take any
-iterable of messages and yield one :class:`BulkItem` per input, in completion order, never
+``Bridge.send_many`` (threads on the sync client) and
+``Bridge.asend_many`` (tasks on the async client) take any
+iterable of messages and yield one ``BulkItem`` per input, in completion order, never
 raising for a message that fails. Every message goes through the same routing as
-:meth:`~smsbridge.Bridge.send`: failover, retries, rate limits and idempotency apply to each.
+``send``: failover, retries, rate limits and idempotency apply to each.
 
 The flow: ``_prepare`` turns an input into a message (and its job key); ``_sync`` and
 ``_async`` run the pool of senders; ``_items`` holds what they yield and count.

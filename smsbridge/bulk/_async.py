@@ -26,7 +26,7 @@ def asend_many(
     on_progress: Callable[[BulkProgress], None] | None,
     start: int,
 ) -> AsyncIterator[BulkItem]:
-    """See :meth:`smsbridge.Bridge.asend_many`; the arguments are checked at the call."""
+    """See ``smsbridge.Bridge.asend_many``; the arguments are checked at the call."""
     from smsbridge.bulk._prepare import check_concurrency, check_job, check_start
 
     return _asend_many(

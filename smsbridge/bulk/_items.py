@@ -1,5 +1,5 @@
-"""What a bulk send yields and reports: one :class:`BulkItem` per input, and the running
-:class:`BulkProgress` counters."""
+"""What a bulk send yields and reports: one ``BulkItem`` per input, and the running
+``BulkProgress`` counters."""
 
 from __future__ import annotations
 
@@ -21,18 +21,18 @@ keywords (``{"to": "+14155552671", "body": "Hi"}``; the keys are ``smsbridge.bul
 
 @dataclass(frozen=True, slots=True)
 class BulkItem:
-    """The outcome of one input of :meth:`~smsbridge.Bridge.send_many`.
+    """The outcome of one input of ``send_many``.
 
-    Exactly one of :attr:`result` and :attr:`error` is set.
+    Exactly one of ``result`` and ``error`` is set.
 
     Attributes:
         index: the input's position (from 0), so results can be matched to inputs.
-        input: the input as given (an :class:`~smsbridge.OutboundMessage` or a mapping).
+        input: the input as given (an ``OutboundMessage`` or a mapping).
         message: the normalised message that was sent, or ``None`` when the input was not a
-            valid message (then :attr:`error` says why).
+            valid message (then ``error`` says why).
         result: what the provider said, when the message was sent (or was found sent by an
-            earlier run of the same job: see :attr:`resumed`).
-        error: why it was not sent, typed like :meth:`~smsbridge.Bridge.send`'s errors; its
+            earlier run of the same job: see ``resumed``).
+        error: why it was not sent, typed like ``send``'s errors; its
             ``failure`` says whether it may have gone out (``"ambiguous"``).
 
     Examples:
@@ -73,7 +73,7 @@ class BulkProgress:
     """Running counts of a bulk send, updated after every item.
 
     The same object is passed to every ``on_progress`` call and updated in place (as a progress
-    bar's counters are): read what you need in the callback, or :meth:`as_dict` to keep a copy.
+    bar's counters are): read what you need in the callback, or ``as_dict`` to keep a copy.
 
     Attributes:
         done: items finished so far (sent, resumed or failed).

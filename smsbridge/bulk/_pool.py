@@ -43,8 +43,8 @@ class Inputs:
         self.stopped = False  # set (from any thread) to take no new input
 
     async def take(self) -> tuple[int, BulkInput] | None:
-        """The next input and its index; ``None`` at the end, once :attr:`stopped`, or once
-        the iterable raised (:attr:`failed` holds the error, raised when the rest ends)."""
+        """The next input and its index; ``None`` at the end, once ``stopped``, or once
+        the iterable raised (``failed`` holds the error, raised when the rest ends)."""
         if self.failed is not None or self.stopped:
             return None
         try:

@@ -57,7 +57,7 @@ MAX_CONCURRENCY = 1000
 
 
 def check_concurrency(concurrency: int) -> int:
-    """``concurrency``, checked: an int from 1 to :data:`MAX_CONCURRENCY`."""
+    """``concurrency``, checked: an int from 1 to ``MAX_CONCURRENCY``."""
     if (
         isinstance(concurrency, bool)
         or not isinstance(concurrency, int)

@@ -44,7 +44,7 @@ class _ThreadInputs:
 
     def take(self) -> tuple[int, BulkInput] | None:
         """The next input and its index; ``None`` at the end, once stopped, or once the
-        iterable raised (:attr:`failed` holds the error)."""
+        iterable raised (``failed`` holds the error)."""
         with self._lock:
             if self.stop.is_set() or self.failed is not None:
                 return None
@@ -64,7 +64,7 @@ def send_many(
     on_progress: Callable[[BulkProgress], None] | None,
     start: int,
 ) -> Iterator[BulkItem]:
-    """See :meth:`smsbridge.Bridge.send_many`; the arguments are checked at the call."""
+    """See ``smsbridge.Bridge.send_many``; the arguments are checked at the call."""
     from smsbridge.bulk._prepare import check_concurrency, check_job, check_start
 
     run = _on_threads if bridge.clients.given_sync is not None else _on_loop

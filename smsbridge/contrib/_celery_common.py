@@ -1,4 +1,4 @@
-"""What the Celery tasks of :mod:`smsbridge.contrib.celery` share: each worker process's bridge,
+"""What the Celery tasks of ``smsbridge.contrib.celery`` share: each worker process's bridge,
 and the registration of a task under a name of its own."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["BridgeFactory", "PerProcess", "check_bridge", "register"]
 
 BridgeFactory = Callable[[], Bridge]
-"""A zero-argument callable returning a new :class:`~smsbridge.Bridge`."""
+"""A zero-argument callable returning a new ``Bridge``."""
 
 # Options the registration sets itself: the task must be bound (it reads self.request), created
 # now (so the caller gets the task, not a proxy) and belong to this app only (its bridge is this

@@ -1,10 +1,10 @@
-"""Bulk jobs on Celery: :func:`send_job` cuts a job into chunks and enqueues one task per chunk;
-:func:`chunk_task` registers the task that sends a chunk with :meth:`Bridge.send_many
-<smsbridge.Bridge.send_many>`. Both are public as ``smsbridge.contrib.celery.*``.
+"""Bulk jobs on Celery: ``send_job`` cuts a job into chunks and enqueues one task per chunk;
+``chunk_task`` registers the task that sends a chunk with ``Bridge.send_many``. Both are public
+as ``smsbridge.contrib.celery.*``.
 
 A message is numbered by its position in the whole job (its chunk's ``start`` plus its place in
 the chunk), and its idempotency key derives from the job, that number and its content
-(:func:`smsbridge.bulk.job_key`). The key is therefore the same whichever worker runs the chunk,
+(``smsbridge.bulk.job_key``). The key is therefore the same whichever worker runs the chunk,
 however the job is cut into chunks and on every rerun: workers sharing one store (Redis) never
 send a message twice, and a rerun of the job resumes it.
 """
@@ -57,14 +57,14 @@ def chunk_task(
 ) -> Any:
     """Register on ``app`` the task that sends one chunk of a bulk job, and return it.
 
-    :func:`send_job` enqueues it; the task calls :meth:`~smsbridge.Bridge.send_many` with the
+    ``send_job`` enqueues it; the task calls ``send_many`` with the
     job's name over its chunk and returns the chunk's counts and failures as plain JSON data
-    (see :class:`JobSummary`). A message that fails never fails the task.
+    (see ``JobSummary``). A message that fails never fails the task.
 
     Args:
         app: the Celery application.
-        bridge: a :class:`~smsbridge.Bridge`, or a zero-argument factory returning one, called
-            once per worker process (as for :func:`send_task`). Its store must be shared by
+        bridge: a ``Bridge``, or a zero-argument factory returning one, called
+            once per worker process (as for ``send_task``). Its store must be shared by
             every worker (``RedisStore``, e.g. ``SMSBRIDGE_STORE=redis://...``): it holds the
             job's idempotency keys, and the rate limits and breaker state the workers share.
         name: the task name.
@@ -164,7 +164,7 @@ def run_chunk(
 
 @dataclass(frozen=True)
 class JobSummary:
-    """The outcome of a bulk job sent with :func:`send_job`, as far as its chunks have finished.
+    """The outcome of a bulk job sent with ``send_job``, as far as its chunks have finished.
 
     Attributes:
         job: the job's name.
@@ -236,9 +236,9 @@ class _Chunk:
 
 
 class JobHandle:
-    """The enqueued chunks of a bulk job (returned by :func:`send_job`).
+    """The enqueued chunks of a bulk job (returned by ``send_job``).
 
-    :meth:`wait` and :meth:`summary` read the chunks' results: the Celery app needs a result
+    ``wait`` and ``summary`` read the chunks' results: the Celery app needs a result
     backend. Do not wait inside a task (Celery forbids waiting for a task from a task).
 
     Attributes:
@@ -269,7 +269,7 @@ class JobHandle:
         return all(chunk.result.ready() for chunk in self._chunks)
 
     def wait(self, timeout: float | None = None, *, interval: float = 0.5) -> JobSummary:
-        """Wait for every chunk to finish and return the job's :class:`JobSummary`.
+        """Wait for every chunk to finish and return the job's ``JobSummary``.
 
         Args:
             timeout: seconds to wait in all, or ``None`` to wait as long as it takes.
@@ -277,7 +277,7 @@ class JobHandle:
 
         Raises:
             TimeoutError: some chunk is still unfinished after ``timeout`` seconds (the job
-                goes on; :meth:`summary` tells how far it is).
+                goes on; ``summary`` tells how far it is).
         """
         deadline = None if timeout is None else time.monotonic() + timeout
         from celery.exceptions import TimeoutError as CeleryTimeout
@@ -296,7 +296,7 @@ class JobHandle:
         return self.summary()
 
     def summary(self) -> JobSummary:
-        """The job's :class:`JobSummary` now, without waiting: chunks not finished yet count
+        """The job's ``JobSummary`` now, without waiting: chunks not finished yet count
         as ``unfinished``."""
         totals = {"sent": 0, "resumed": 0, "failed": 0, "ambiguous": 0}
         by_code: dict[str, int] = {}
@@ -355,11 +355,11 @@ def send_job(
     may differ between runs.
 
     Args:
-        app_or_task: the task registered by :func:`chunk_task`, or a Celery app reaching a
+        app_or_task: the task registered by ``chunk_task``, or a Celery app reaching a
             worker that runs it (the ready-made ``smsbridge.contrib.celery_worker`` does):
             the chunks are then enqueued by name (``task_name``).
-        messages: any iterable of :class:`~smsbridge.OutboundMessage` or mappings of
-            :meth:`~smsbridge.Bridge.send`'s keywords, with JSON values. An input that is
+        messages: any iterable of ``OutboundMessage`` or mappings of
+            ``send``'s keywords, with JSON values. An input that is
             neither is reported as ``invalid_request`` at its index.
         job: the job's name (at most 100 printable characters): the same name resumes the job.
         chunk_size: messages per task.
@@ -368,7 +368,7 @@ def send_job(
         **options: options for each chunk's ``apply_async`` (``queue``, ``priority``, ...).
 
     Returns:
-        A :class:`JobHandle`: ``handle.wait()`` returns the :class:`JobSummary`.
+        A ``JobHandle``: ``handle.wait()`` returns the ``JobSummary``.
 
     Raises:
         ConfigError: a bad ``job``, ``chunk_size`` or ``concurrency`` (before anything is

@@ -1,8 +1,8 @@
 """What the framework adapters share beyond the core's callback runner; no framework imported.
 
-The callback runner itself (:class:`~smsbridge.webhooks._runner.WebhookHandler`: the body
+The callback runner itself (``WebhookHandler``: the body
 limit, the ``"fast"`` and ``"inline"`` modes, errors mapped to responses) is core, in
-:mod:`smsbridge.webhooks._runner`: the standard library server behind ``smsbridge demo`` uses it
+``smsbridge.webhooks._runner``: the standard library server behind ``smsbridge demo`` uses it
 too. What only the adapters need stays here: the error for a missing extra, the methods an
 endpoint answers, the characters a path keeps unquoted, and the URL of a WSGI request.
 """

@@ -12,8 +12,8 @@ Example::
     send_sms = send_task(app, make_bridge)
     send_sms.delay(to="+14155552671", body="Shipped!", idempotency_key=f"shipped-{order.id}")
 
-The task takes the keyword arguments of :meth:`smsbridge.Bridge.send` and returns the
-:class:`~smsbridge.SendResult` as a JSON-ready dict. A failure is retried (``self.retry``, at
+The task takes the keyword arguments of ``smsbridge.Bridge.send`` and returns the
+``SendResult`` as a JSON-ready dict. A failure is retried (``self.retry``, at
 most ``max_retries`` times) according to its class:
 
 * ``refused`` for a reason that time can fix (nothing was sent: 503, 429, connection refused,
@@ -35,9 +35,9 @@ by name from code that never imports this module). A second enqueue of the same 
 gets a new task id; pass ``idempotency_key`` derived from the event (``f"otp-{login.id}"``) to
 send it once.
 
-Bulk jobs: :func:`send_job` cuts a job's messages into chunks, one task per chunk, run by the
-task :func:`chunk_task` registers (:meth:`~smsbridge.Bridge.send_many` over the chunk, under the
-job's name); its :class:`JobHandle` waits for the job's :class:`JobSummary`. Each message is
+Bulk jobs: ``send_job`` cuts a job's messages into chunks, one task per chunk, run by the
+task ``chunk_task`` registers (``send_many`` over the chunk, under the
+job's name); its ``JobHandle`` waits for the job's ``JobSummary``. Each message is
 keyed by its position in the whole job, so workers sharing a Redis store never send it twice
 and a rerun of the job resumes it::
 
@@ -138,7 +138,7 @@ def send_task(
 
     Args:
         app: the Celery application.
-        bridge: a :class:`~smsbridge.Bridge`, or a zero-argument factory returning one. A
+        bridge: a ``Bridge``, or a zero-argument factory returning one. A
             factory is called lazily, once per worker process (on its first task, after any
             fork); prefer it with the prefork pool, since a bridge's connection pool must not
             cross a fork.
@@ -157,7 +157,7 @@ def send_task(
             ``rate_limit``, ``base``, ...).
 
     Returns:
-        The Celery task. Call it with the keyword arguments of :meth:`smsbridge.Bridge.send`
+        The Celery task. Call it with the keyword arguments of ``smsbridge.Bridge.send``
         (``to``, ``body``, ``from_``, ``media_urls``, ``region``, ``reference``,
         ``idempotency_key``), all JSON values; it returns the ``SendResult`` as a dict (without
         ``raw``). ``task.get_bridge()`` returns this process's bridge.

@@ -1,12 +1,12 @@
-"""A ready-made Celery worker for :mod:`smsbridge.contrib.celery`, configured only by the
+"""A ready-made Celery worker for ``smsbridge.contrib.celery``, configured only by the
 environment (no application code)::
 
     celery -A smsbridge.contrib.celery_worker worker
 
 It registers two tasks on its own Celery app: ``smsbridge.send`` (one message, see
-:func:`~smsbridge.contrib.celery.send_task`) and ``smsbridge.send_chunk`` (one chunk of a bulk
-job, see :func:`~smsbridge.contrib.celery.chunk_task`). Each worker process builds its bridge
-with :meth:`smsbridge.Bridge.from_env` on its first task: the providers from
+``send_task``) and ``smsbridge.send_chunk`` (one chunk of a bulk
+job, see ``chunk_task``). Each worker process builds its bridge
+with ``smsbridge.Bridge.from_env`` on its first task: the providers from
 ``SMSBRIDGE_PROVIDERS`` and their variables, the store from ``SMSBRIDGE_STORE`` (use a
 ``redis://`` URL: every worker then shares the idempotency keys, so retries of sends that may
 have gone out and reruns of bulk jobs are answered by the store instead of sending twice, and
@@ -20,7 +20,7 @@ Code in any codebase enqueues by name, without importing smsbridge::
         kwargs={"to": "+14155552671", "body": "Shipped!", "idempotency_key": "shipped-42"},
     )
 
-and a bulk job with :func:`smsbridge.contrib.celery.send_job` on an app reaching this worker::
+and a bulk job with ``smsbridge.contrib.celery.send_job`` on an app reaching this worker::
 
     handle = send_job(app, rows, job="newsletter-2024-06", chunk_size=500)
     print(handle.wait().as_dict())
@@ -48,7 +48,7 @@ app = celery.Celery("smsbridge")
 """The worker's Celery app; its broker is ``CELERY_BROKER_URL``."""
 
 send_sms: Any = send_task(app, Bridge.from_env)
-"""The ``smsbridge.send`` task (see :func:`smsbridge.contrib.celery.send_task`)."""
+"""The ``smsbridge.send`` task (see ``smsbridge.contrib.celery.send_task``)."""
 
 send_chunk: Any = chunk_task(app, Bridge.from_env)
-"""The ``smsbridge.send_chunk`` task (see :func:`smsbridge.contrib.celery.chunk_task`)."""
+"""The ``smsbridge.send_chunk`` task (see ``smsbridge.contrib.celery.chunk_task``)."""

@@ -6,10 +6,10 @@ Example (``urls.py``)::
 
     urlpatterns = [*webhook_urls(sms, on_event=handle)]   # POST/GET sms/webhook
 
-``on_event`` receives each :class:`~smsbridge.webhooks.WebhookOutcome` that is neither a
+``on_event`` receives each ``WebhookOutcome`` that is neither a
 duplicate nor stale, and may be sync or async (an async one runs on its own event loop in a
 worker thread). In fast mode it runs in a worker thread after the answer; in inline mode the
-view waits for it up to the timeout. See :mod:`smsbridge.webhooks._runner`.
+view waits for it up to the timeout. See ``smsbridge.webhooks._runner``.
 
 The view is exempt from CSRF checks (providers sign their requests instead) and works under
 WSGI and ASGI. Its URL is built with ``request.scheme`` and ``request.get_host()``, so Django's
@@ -63,7 +63,7 @@ def webhook_view(
 
     Returns:
         A view for ``path(...)``; ``view.handler`` is its
-        :class:`~smsbridge.webhooks._runner.WebhookHandler` (``view.handler.close()`` waits for
+        ``WebhookHandler`` (``view.handler.close()`` waits for
         running callbacks).
     """
     handler = WebhookHandler(bridge, on_event, mode=mode, timeout=timeout)
@@ -95,11 +95,11 @@ def webhook_urls(
 
     Args:
         bridge: the bridge that verifies and parses the webhooks.
-        on_event: see :func:`webhook_view`.
+        on_event: see ``webhook_view``.
         path: the route, relative as Django writes them; the bridge's ``webhook_path``
             (``sms/webhook``) by default.
-        mode: ``"fast"`` or ``"inline"``; see :func:`webhook_view`.
-        timeout: see :func:`webhook_view`.
+        mode: ``"fast"`` or ``"inline"``; see ``webhook_view``.
+        timeout: see ``webhook_view``.
         name: the URL name, for ``reverse()``.
 
     Returns:

@@ -12,8 +12,8 @@ Example (Starlette)::
 
     app = Starlette(routes=[webhook_route(sms, on_event=handle)])
 
-``on_event`` receives each :class:`~smsbridge.webhooks.WebhookOutcome` that is neither a
-duplicate nor stale, and may be sync or async. See :mod:`smsbridge.webhooks._runner` for the
+``on_event`` receives each ``WebhookOutcome`` that is neither a
+duplicate nor stale, and may be sync or async. See ``smsbridge.webhooks._runner`` for the
 fast and inline modes.
 
 The endpoint is a plain ASGI app: it reads the raw body itself (stopping at the bridge's size
@@ -23,7 +23,7 @@ run to the end.
 The bridge trusts ``X-Forwarded-*`` headers only from its ``trusted_proxies``, judged by the
 peer address the adapter passes. ASGI has no access to the socket, and a proxy-headers
 middleware (uvicorn's is on by default) replaces ``scope["client"]`` with an address taken from
-``X-Forwarded-For``; :func:`socket_peer` notices that and passes no address at all.
+``X-Forwarded-For``; ``socket_peer`` notices that and passes no address at all.
 """
 
 from __future__ import annotations
@@ -292,10 +292,10 @@ def webhook_route(
 
     Args:
         bridge: the bridge that verifies and parses the webhooks.
-        on_event: see :func:`webhook_view`.
+        on_event: see ``webhook_view``.
         path: where to mount it; the bridge's ``webhook_path`` (``/sms/webhook``) by default.
-        mode: ``"fast"`` or ``"inline"``; see :func:`webhook_view`.
-        timeout: see :func:`webhook_view`.
+        mode: ``"fast"`` or ``"inline"``; see ``webhook_view``.
+        timeout: see ``webhook_view``.
         name: the route name, for ``url_path_for``.
 
     Returns:
@@ -316,7 +316,7 @@ def webhook_router(
 ) -> APIRouter:
     """A FastAPI ``APIRouter`` holding the webhook endpoint, for ``app.include_router``.
 
-    Arguments are those of :func:`webhook_route`. The route is left out of the OpenAPI schema:
+    Arguments are those of ``webhook_route``. The route is left out of the OpenAPI schema:
     its body is whatever the providers send.
     """
     try:

@@ -1,7 +1,7 @@
-"""Providers: one package per vendor behind the :class:`Provider` interface.
+"""Providers: one package per vendor behind the ``Provider`` interface.
 
 ``Twilio``, ``Telnyx`` and ``Vonage`` ship with smsbridge; others plug in through the
-``smsbridge.providers`` entry-point group (see :mod:`smsbridge.providers._registry`). Each is
+``smsbridge.providers`` entry-point group (see ``smsbridge.providers._registry``). Each is
 imported on first use, so ``import smsbridge`` stays light.
 """
 

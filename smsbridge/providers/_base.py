@@ -2,8 +2,8 @@
 command line) may ask of a provider, and nothing else.
 
 A provider is one package (``smsbridge.providers.twilio``, ``.telnyx``, ``.vonage``) holding
-everything about its vendor. Its :class:`Provider` subclass is a sans-I/O send codec with a
-name, :class:`Capabilities` and :class:`Settings`; its :class:`WebhookCodec` recognises,
+everything about its vendor. Its ``Provider`` subclass is a sans-I/O send codec with a
+name, ``Capabilities`` and ``Settings``; its ``WebhookCodec`` recognises,
 verifies, parses and answers the vendor's webhooks. Neither opens a socket: the I/O shell in
 ``_shell`` sends (once for sync, once for async) and ``smsbridge.webhooks`` runs the
 provider-blind receiving pipeline. The registry (``_registry``) maps names to providers.
@@ -66,14 +66,14 @@ class Capabilities:
         idempotency: its API takes an idempotency key, so repeating a request that may have
             been accepted cannot send twice (retries after an ambiguous failure are safe).
         read_back: sent messages can be listed, so a send that may have been accepted can be
-            reconciled (:meth:`Provider.build_lookup_request`).
+            reconciled (``Provider.build_lookup_request``).
         scheduling: ``(earliest, latest)`` lead time a scheduled send may have, or ``None``
             when the provider cannot hold a message for later. The lead must be more than
-            ``earliest`` and at most ``latest`` (:meth:`Provider.scheduling_problem`).
+            ``earliest`` and at most ``latest`` (``Provider.scheduling_problem``).
         cancel: a scheduled message can be cancelled by its id
-            (:meth:`Provider.build_cancel_request`); without it, cancelling is refused with
+            (``Provider.build_cancel_request``); without it, cancelling is refused with
             ``Unsupported`` before any request.
-        fetch: one message can be read back by its id (:meth:`Provider.build_fetch_request`);
+        fetch: one message can be read back by its id (``Provider.build_fetch_request``);
             without it, fetching is refused with ``Unsupported`` before any request.
 
     Examples:
@@ -108,7 +108,7 @@ class Settings:
             constructor, which names the variable it misses).
         readers: constructor keyword -> function turning a variable's text into the value the
             constructor takes (a number of seconds, a table of keys); it may raise
-            ``ValueError`` (reported naming the variable) or :class:`ConfigError`.
+            ``ValueError`` (reported naming the variable) or ``ConfigError``.
 
     Examples:
         >>> from smsbridge.providers import Twilio
@@ -126,7 +126,7 @@ class Settings:
 class WebhookCodec(abc.ABC):
     """How one provider's webhooks are recognised, verified, parsed and answered (sans-I/O).
 
-    One instance serves every configured account of its provider: :meth:`verify` is given all
+    One instance serves every configured account of its provider: ``verify`` is given all
     of them and accepts a webhook any one of them signed. It fails closed: no secret
     configured means every webhook is refused.
 
@@ -175,7 +175,7 @@ class WebhookCodec(abc.ABC):
         """Explain whether a captured webhook verifies (``smsbridge webhook check``), printing
         the verdict with ``capture.say``; ``True`` when it does.
 
-        This default builds the provider from ``capture.environ`` and runs :meth:`verify`;
+        This default builds the provider from ``capture.environ`` and runs ``verify``;
         providers override it to explain a failure (which URL was signed, which key).
 
         Raises:
@@ -203,7 +203,7 @@ class WebhookCodec(abc.ABC):
 class Provider(abc.ABC):
     """A provider's send codec, with its name, capabilities, settings and webhook codec.
 
-    Subclasses define :meth:`build_request` and :meth:`parse_response`; everything about
+    Subclasses define ``build_request`` and ``parse_response``; everything about
     sockets, pooling, sync vs async lives elsewhere.
 
     Examples:
@@ -265,7 +265,7 @@ class Provider(abc.ABC):
     @classmethod
     def from_settings(cls, config: Mapping[str, Any]) -> Self:
         """This provider built from ``config``: its upper-case variables (see
-        :attr:`settings`), or a nested mapping of keyword arguments under its name.
+        ``settings``), or a nested mapping of keyword arguments under its name.
 
         Raises:
             ConfigError: naming the variable that is missing or malformed.
@@ -331,7 +331,7 @@ class Provider(abc.ABC):
 
     @abc.abstractmethod
     def parse_response(self, response: httpx.Response, message: OutboundMessage) -> SendResult:
-        """The result of a send, or raise the typed :class:`ProviderError` it amounts to."""
+        """The result of a send, or raise the typed ``ProviderError`` it amounts to."""
 
     # -- read-back (providers whose capabilities say ``read_back``) ------------------------
     def build_lookup_request(self, message: OutboundMessage, since: datetime) -> httpx.Request:
@@ -414,14 +414,14 @@ class Provider(abc.ABC):
     # -- routing helpers -----------------------------------------------------------------
     def identity(self) -> tuple[str, ...]:
         """Non-secret values telling two accounts of this provider apart (an account or
-        profile id), part of :attr:`breaker_key`. Empty by default."""
+        profile id), part of ``breaker_key``. Empty by default."""
         return ()
 
     @functools.cached_property
     def breaker_key(self) -> str:
         """``name:<12 hex digits>``, the id of this provider's circuit breaker in the store:
         the same configuration gives the same id in every process (a digest of the endpoint,
-        sender and :meth:`identity`; no secrets). Computed once, at first use.
+        sender and ``identity``; no secrets). Computed once, at first use.
         """
         # The identity is padded to three slots, the layout ids had when they were read from
         # fixed attributes (Twilio's account and service, then Telnyx's profile), so the ids,

@@ -1,6 +1,6 @@
 """Start-up checks of provider settings: credentials, senders, base URLs and timeouts.
 
-Each failure is a :class:`~smsbridge.ConfigError` naming the variable to fix, never showing a
+Each failure is a ``ConfigError`` naming the variable to fix, never showing a
 secret.
 """
 
@@ -37,7 +37,7 @@ _CREDENTIAL = re.compile(r"^[\x21-\x7e]+$")
 
 
 def check_credential(value: str | None, variable: str, what: str) -> str:
-    """``value`` if it can be a credential, else :class:`ConfigError` naming ``variable``."""
+    """``value`` if it can be a credential, else ``ConfigError`` naming ``variable``."""
     if not value:
         raise ConfigError(f"{what} is empty", variable=variable)
     if not isinstance(value, str) or not _CREDENTIAL.fullmatch(value):
@@ -50,14 +50,14 @@ def check_credential(value: str | None, variable: str, what: str) -> str:
 
 
 def check_positive(value: float, variable: str) -> float:
-    """``value`` as a float if it is a positive number (not a bool), else :class:`ConfigError`."""
+    """``value`` as a float if it is a positive number (not a bool), else ``ConfigError``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise ConfigError(f"{variable} must be a positive number", variable=variable)
     return float(value)
 
 
 def check_timeout(timeout: TimeoutLike | None, variable: str) -> httpx.Timeout:
-    """``timeout`` as an ``httpx.Timeout``, or :class:`ConfigError` if it is not usable."""
+    """``timeout`` as an ``httpx.Timeout``, or ``ConfigError`` if it is not usable."""
     if timeout is None:
         return DEFAULT_TIMEOUT
     if isinstance(timeout, httpx.Timeout):
@@ -109,7 +109,7 @@ def check_base_url(value: str, variable: str, provider: str) -> str:
 
 
 def check_sender(value: str | None, variable: str) -> str | None:
-    """``value`` if it is a valid sender (or ``None``), else :class:`ConfigError`."""
+    """``value`` if it is a valid sender (or ``None``), else ``ConfigError``."""
     if value is None:
         return None
     if not isinstance(value, str) or not _SENDER.fullmatch(value):

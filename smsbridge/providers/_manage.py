@@ -1,7 +1,7 @@
 """What the provider codecs share for scheduled sends, cancel and read-back by id (sans-I/O).
 
 Message ids come from callers (a stored ``provider_message_id``, a command-line argument), so
-they are checked before they become part of a URL path: :func:`checked_id` lets through only
+they are checked before they become part of a URL path: ``checked_id`` lets through only
 short ids made of letters, digits and ``_ . : -``, never ``/``, ``?``, ``#``, ``%``, ``..`` or
 whitespace, and a provider may demand its own shape on top.
 """

@@ -7,7 +7,7 @@ The built-in providers are listed here; other packages add theirs through the
     acme = "acme_sms:AcmeProvider"
 
 The name is what ``SMSBRIDGE_PROVIDERS`` uses; the class must subclass
-:class:`~smsbridge.providers.Provider` and carry that same ``name``.
+``Provider`` and carry that same ``name``.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def provider_class(name: str, *, variable: str = "SMSBRIDGE_PROVIDERS") -> type[
 
     Raises:
         ConfigError: naming ``variable``, for an unknown name (listing the known ones) or a
-            plug-in that does not load or is not a :class:`Provider` called ``name``.
+            plug-in that does not load or is not a ``Provider`` called ``name``.
     """
     from smsbridge.providers._base import Provider
 

@@ -2,7 +2,7 @@
 
 Anything with ``send(request) -> Response`` works as the sync client (``httpx.Client``), and
 anything with ``async send(request) -> Response`` and ``aclose()`` as the async one
-(``httpx.AsyncClient``, or :class:`smsbridge.transports.AiohttpSender` when throughput matters).
+(``httpx.AsyncClient``, or ``smsbridge.transports.AiohttpSender`` when throughput matters).
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ _REFUSED: tuple[type[Exception], ...] = (
 
 
 def classify_transport_error(provider: str, exc: Exception) -> ProviderUnavailable:
-    """Turn a network failure into :class:`ProviderUnavailable`, refused or ambiguous.
+    """Turn a network failure into ``ProviderUnavailable``, refused or ambiguous.
 
     Connection refused, connect timeout and pool exhaustion are *refused*: the request never
     left. Everything after the first byte was written (read timeout, reset, protocol error)
@@ -81,7 +81,7 @@ def classify_transport_error(provider: str, exc: Exception) -> ProviderUnavailab
 class Progress:
     """How far one request got: whether its bytes may have started to leave.
 
-    The shell hangs :meth:`trace` (or :meth:`atrace` for async clients) on the request's
+    The shell hangs ``trace`` (or ``atrace`` for async clients) on the request's
     ``trace`` extension, which httpx's own transports call at each step of a request (the
     connection, then ``send_request_headers``); ``AiohttpSender`` calls it once it has a
     connection. For such a client a send interrupted before that step provably sent nothing.
@@ -221,7 +221,7 @@ def transmit(
 ) -> SendResult:
     """Send ``message`` through ``provider`` on a sync client.
 
-    Every failure comes out as a typed :class:`SmsBridgeError` whose ``failure`` says whether
+    Every failure comes out as a typed ``SmsBridgeError`` whose ``failure`` says whether
     the message may have gone out; ``progress`` (when given) records whether the request may
     have started to leave, for a caller interrupted in the middle.
     """
@@ -246,7 +246,7 @@ async def atransmit(
     message: OutboundMessage,
     progress: Progress | None = None,
 ) -> SendResult:
-    """Async twin of :func:`transmit`."""
+    """Async twin of ``transmit``."""
     request = _build(provider, message)
     if progress is not None:
         progress.hand_over(client, request, asynchronous=True)

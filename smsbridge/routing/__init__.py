@@ -1,12 +1,12 @@
 """Routing: policies that choose providers, retries, circuit breakers, and the send engine.
 
-Policies (:class:`Failover`, :class:`Weighted`, :class:`ByCountry`) nest and are used
+Policies (``Failover``, ``Weighted``, ``ByCountry``) nest and are used
 wherever a provider is. The engine behind ``Bridge.send`` / ``Bridge.asend`` tries their
 candidates in order, deciding by each failure's class (``rejected`` / ``refused`` /
-``ambiguous``), with a :class:`Retry` per provider, a :class:`CircuitBreaker` per provider
-(state in the bridge's store), idempotency keys and :class:`RateLimits` (per provider and
+``ambiguous``), with a ``Retry`` per provider, a ``CircuitBreaker`` per provider
+(state in the bridge's store), idempotency keys and ``RateLimits`` (per provider and
 sender, shared through the store). Bridge options that configure it are
-listed in :mod:`smsbridge.routing._settings` and docs/failover.md.
+listed in ``smsbridge.routing._settings`` and docs/failover.md.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ the store's own prefix, per provider:
   cool-down; expires after ``probe_timeout`` so a probe that died frees the slot.
 
 To keep the store (a Redis round trip) off the path of ordinary sends, each bridge keeps a
-little local knowledge (:class:`BreakerRuntime`): what it last read of a breaker, trusted for
+little local knowledge (``BreakerRuntime``): what it last read of a breaker, trusted for
 ``refresh`` seconds (so a breaker another process opened is seen within that time), and when
 it last reset the failure count (it writes the reset at once after failures it saw itself,
 otherwise at most once per ``refresh`` seconds).
@@ -56,7 +56,7 @@ Notify = Callable[["Provider", BreakerState, BreakerState], None]
 
 def breaker_id(provider: Provider) -> str:
     """A stable id for ``provider``'s breaker: the same configuration gives the same id in
-    every process (:attr:`Provider.breaker_key <smsbridge.providers.Provider.breaker_key>`:
+    every process (``Provider.breaker_key``:
     name plus a digest of its endpoint, account and sender; no secrets)."""
     return provider.breaker_key
 
@@ -259,7 +259,7 @@ class CircuitBreaker:
         return run_sync(self.read_state(provider), store)
 
     async def astate(self, store: Store, provider: Provider) -> BreakerState:
-        """Async twin of :meth:`state`."""
+        """Async twin of ``state``."""
         from smsbridge.routing._engine import run_async
 
         return await run_async(self.read_state(provider), store)
@@ -271,7 +271,7 @@ class CircuitBreaker:
         run_sync(self.clear(provider), store)
 
     async def areset(self, store: Store, provider: Provider) -> None:
-        """Async twin of :meth:`reset`."""
+        """Async twin of ``reset``."""
         from smsbridge.routing._engine import run_async
 
         await run_async(self.clear(provider), store)

@@ -1,8 +1,8 @@
 """The decisions of a send, as pure functions: no I/O, no clock, no sleeping.
 
-* :func:`select`: which providers, each with the message as it will send it (its own sender).
-* :func:`decide`: after a failure, retry the same provider, move on, or stop.
-* :func:`outcome`: the error that decided a failed send, with every attempt attached.
+* ``select``: which providers, each with the message as it will send it (its own sender).
+* ``decide``: after a failure, retry the same provider, move on, or stop.
+* ``outcome``: the error that decided a failed send, with every attempt attached.
 
 The failure classes drive everything: *rejected* stops at once; *refused* is retried on the
 same provider (for the kinds in ``Retry.retry_on``) and then fails over; *ambiguous* stops
@@ -161,7 +161,7 @@ def outcome(
 
     A rejection that stopped routing is raised as itself; so is the ambiguous error when one
     is unresolved (the message may have been sent: that is the outcome). When every candidate
-    refused: the error itself if there was one provider, else :class:`AllProvidersFailed`.
+    refused: the error itself if there was one provider, else ``AllProvidersFailed``.
     """
     history = tuple(attempts)
     error: SmsBridgeError

@@ -50,7 +50,7 @@ def run_sync(
     """Drive ``plan`` to its end with blocking calls; its return value is returned.
 
     A ``KeyboardInterrupt`` (or any other ``BaseException``) while an effect runs is thrown
-    into the plan as :class:`Interrupted`, so it can end its idempotency claim; the effects it
+    into the plan as ``Interrupted``, so it can end its idempotency claim; the effects it
     asks for then are run, and the original exception is raised at the end.
     """
     value: Any = None
@@ -103,10 +103,10 @@ async def run_async(
     client: Callable[[], AsyncSender] | None = None,
     sleep: Callable[[float], Awaitable[None]] | None = None,
 ) -> T:
-    """Async twin of :func:`run_sync`: the same plan, effects awaited.
+    """Async twin of ``run_sync``: the same plan, effects awaited.
 
     A cancellation (asyncio task cancellation, an anyio or trio cancel scope) while an effect
-    runs is handled like an interruption in :func:`run_sync`; the store operations the plan
+    runs is handled like an interruption in ``run_sync``; the store operations the plan
     asks for afterwards run shielded from it, for at most ``CLEANUP_SECONDS``.
     """
     if sleep is None:
@@ -193,7 +193,7 @@ async def send_async(
     job: str | None = None,
     client: AsyncSender | None = None,
 ) -> SendResult:
-    """Async twin of :func:`send_sync` (on ``client`` instead of the bridge's async client)."""
+    """Async twin of ``send_sync`` (on ``client`` instead of the bridge's async client)."""
     from smsbridge.routing._plan import send_plan
 
     settings = settings_of(bridge)

@@ -5,9 +5,9 @@ sends; everyone else reads the record instead:
 
 * ``sent``: the stored result is returned (with no ``attempts``: nothing was tried this time);
 * ``pending``: another call is sending; wait for it (bounded by ``idempotency_wait``, then
-  :class:`IdempotencyConflict`);
+  ``IdempotencyConflict``);
 * ``sent`` with an error instead of a result: the provider accepted the first send but its
-  answer could not be read (:class:`UnexpectedError`); that error is raised again, and the
+  answer could not be read (``UnexpectedError``); that error is raised again, and the
   message is never sent again, whatever the delivery guarantee;
 * ``ambiguous``: the first send may or may not have gone out; at most once, so the same
   error is raised again (with ``delivery="at_least_once"`` the key is taken over and sent);
@@ -20,8 +20,8 @@ request may have been written), or released when nothing was sent. Only a store 
 reached at that moment leaves it ``pending`` until its TTL.
 
 A key reused for a different message (recipient, body, media or sender) is an
-:class:`InvalidRequest`. If the store cannot be reached to claim the key, the send fails with
-:class:`StoreUnavailable`; if it cannot be reached to record the outcome, the key stays
+``InvalidRequest``. If the store cannot be reached to claim the key, the send fails with
+``StoreUnavailable``; if it cannot be reached to record the outcome, the key stays
 ``pending`` until it expires: later calls wait and fail, none sends again.
 """
 
@@ -173,10 +173,10 @@ def begin(
 ) -> Plan[SendResult | None]:
     """Claim the message's key: ``None`` when this call should send, else the stored result.
 
-    Raises the stored error of an ambiguous first send, :class:`IdempotencyConflict` when the
-    one in flight does not finish within ``wait``, and :class:`StoreUnavailable` as it comes.
+    Raises the stored error of an ambiguous first send, ``IdempotencyConflict`` when the
+    one in flight does not finish within ``wait``, and ``StoreUnavailable`` as it comes.
     In a bulk ``job`` a pending key is not waited for: it is what a killed run leaves behind
-    (or a run of the same job still going), so it raises :class:`SendInterrupted` (ambiguous)
+    (or a run of the same job still going), so it raises ``SendInterrupted`` (ambiguous)
     at once, and the message is not sent again.
     """
     assert message.idempotency_key is not None
@@ -266,7 +266,7 @@ def finish_interrupted(
     message: OutboundMessage, fp: str, *, may_have_sent: bool, ttl: float
 ) -> Plan[None]:
     """End the claim of a send that was cancelled or interrupted: ambiguous when the message
-    may have gone out (a repeat raises :class:`SendInterrupted`), released otherwise."""
+    may have gone out (a repeat raises ``SendInterrupted``), released otherwise."""
     assert message.idempotency_key is not None
     key = store_key(message.idempotency_key)
     if not may_have_sent:

@@ -9,7 +9,7 @@ message body or a recipient number.
 Hooks are plain callables. One that raises is logged and otherwise ignored: a metrics bug
 must not turn a sent message into an error (which a caller might retry: a double send).
 
-Every event also goes to OpenTelemetry (:mod:`smsbridge.telemetry`) from here, the one place
+Every event also goes to OpenTelemetry (``smsbridge.telemetry``) from here, the one place
 the routing reports what happened: each call costs one check of a module global when
 telemetry is off.
 """

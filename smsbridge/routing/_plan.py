@@ -127,7 +127,7 @@ def _keyed(run: _Run, job: str | None) -> Plan[SendResult]:
     Success records the result; a typed failure records or releases the key by its class; an
     interruption (cancellation, Ctrl-C) records it as ambiguous when the request may have been
     written and releases it otherwise; any other exception ends the claim by what may have
-    gone out and surfaces as :class:`UnexpectedError`, chained to it.
+    gone out and surfaces as ``UnexpectedError``, chained to it.
     """
     message, settings = run.message, run.settings
     ttl, fp = settings.idempotency_ttl, idem.fingerprint(message)

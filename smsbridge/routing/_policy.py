@@ -1,7 +1,7 @@
 """Routing policies: which providers may send a message, in which order.
 
 A policy is used wherever a provider is: ``Bridge(Failover([twilio, telnyx]))``. A plain list
-means :class:`Failover`. Policies nest: a member of any policy may be a provider, a list (an
+means ``Failover``. Policies nest: a member of any policy may be a provider, a list (an
 ordered failover) or another policy, so per-country weighted sets with failover behind each
 are written as ``ByCountry({"US": Weighted({twilio: 3, telnyx: 1}), "*": [telnyx, twilio]})``.
 

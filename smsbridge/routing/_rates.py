@@ -5,11 +5,11 @@ its request leaves. Buckets are GCRA (the generic cell rate algorithm): one numb
 its *theoretical arrival time*, kept in the store and moved by one atomic store operation, so
 every process on every machine sharing the store shares one budget.
 
-The store operation is a *reservation* (:meth:`Store.reserve <smsbridge.stores.Store.reserve>`):
+The store operation is a *reservation* (``Store.reserve``):
 it always takes the next free slot and answers how long to wait for it, so N concurrent
 senders get N distinct slots and never exceed the rate, and none of them polls. The send
 sleeps that long, then sends. A ``429`` with ``Retry-After`` pauses the buckets
-(:meth:`Store.pause <smsbridge.stores.Store.pause>`) so every process slows down, not just
+(``Store.pause``) so every process slows down, not just
 the one that was told.
 
 Store keys (under the store's own prefix): ``rate:p:<provider name>`` and
@@ -94,9 +94,8 @@ class RateLimits:
         ... )
 
     Args:
-        providers: messages per second per provider name (:attr:`Provider.name
-            <smsbridge.providers.Provider.name>`, as in ``SMSBRIDGE_PROVIDERS``), over all of
-            its senders.
+        providers: messages per second per provider name (``Provider.name``, as in
+            ``SMSBRIDGE_PROVIDERS``), over all of its senders.
         senders: messages per second per sender, as the message is sent from: an E.164 number,
             a short code, an alphanumeric id, or a messaging service / profile id for a
             provider that sends from a pool.
@@ -177,7 +176,7 @@ class RateLimits:
 
 def sender_of(provider: Provider, message: OutboundMessage) -> str | None:
     """The sender a send goes out from: the message's ``from_``, else the provider's own, else
-    the last non-empty part of its :meth:`~smsbridge.providers.Provider.identity` (a
+    the last non-empty part of its ``identity`` (a
     messaging service or profile that picks the number itself); ``None`` when there is none."""
     if message.from_:
         return message.from_

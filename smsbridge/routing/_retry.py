@@ -1,7 +1,7 @@
 """``Retry``: how often, and after how long, a provider is tried again.
 
-A :class:`Retry` is an immutable value. :meth:`Retry.increment` returns a new value with one
-more failure in its history; :meth:`Retry.delay` computes how long to wait before the next try.
+A ``Retry`` is an immutable value. ``Retry.increment`` returns a new value with one
+more failure in its history; ``Retry.delay`` computes how long to wait before the next try.
 Nothing here sleeps: the sync engine sleeps with ``time.sleep`` and the async one with
 ``anyio.sleep``, both injectable.
 """

@@ -1,11 +1,11 @@
-"""Routing settings: the typed routing arguments of :class:`~smsbridge.Bridge`, validated.
+"""Routing settings: the typed routing arguments of ``Bridge``, validated.
 
 =====================  =====================================================================
 argument               meaning
 =====================  =====================================================================
-``retry``              :class:`Retry` (``None``: no retries)
-``breaker``            :class:`CircuitBreaker`, or ``None`` for none
-``hooks``              :class:`~smsbridge.routing.Hooks` (``on_attempt``, ``on_failover``,
+``retry``              ``Retry`` (``None``: no retries)
+``breaker``            ``CircuitBreaker``, or ``None`` for none
+``hooks``              ``Hooks`` (``on_attempt``, ``on_failover``,
                        ``on_breaker_change``)
 ``idempotency_ttl``    seconds an idempotency key is remembered (default 24 h)
 ``idempotency_wait``   seconds a repeated key waits for the send in flight (default 10)
@@ -15,7 +15,7 @@ argument               meaning
 ``reconcile_delay``    seconds to wait before that read-back (default 1)
 ``any_sender``         ``send(from_=...)`` may use providers that do not own that sender;
                        they send from their own (default ``False``: owners only)
-``rate_limits``        :class:`~smsbridge.routing.RateLimits` per provider and sender, shared
+``rate_limits``        ``RateLimits`` per provider and sender, shared
                        through the store (default ``None``: none, and no store call for them)
 ``sleep``              how the sync engine waits (default ``time.sleep``)
 ``async_sleep``        how the async engine waits (default ``anyio.sleep``)

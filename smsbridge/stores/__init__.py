@@ -1,10 +1,10 @@
-"""Shared state: the :class:`Store` protocol and its three implementations.
+"""Shared state: the ``Store`` protocol and its three implementations.
 
-* :class:`MemoryStore`: in this process only, lost on restart (the default).
-* :class:`SQLiteStore`: a file shared by the processes of one machine, kept across restarts.
-* :class:`RedisStore`: shared by every process and machine (``pip install smsbridge[redis]``).
+* ``MemoryStore``: in this process only, lost on restart (the default).
+* ``SQLiteStore``: a file shared by the processes of one machine, kept across restarts.
+* ``RedisStore``: shared by every process and machine (``pip install smsbridge[redis]``).
 
-:func:`store_from_url` builds one from a URL (``SMSBRIDGE_STORE``). :class:`DegradeOpen` wraps
+``store_from_url`` builds one from a URL (``SMSBRIDGE_STORE``). ``DegradeOpen`` wraps
 store calls that should carry on without shared state while the store is unreachable (breakers,
 webhook de-duplication), logging once per outage.
 """

@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 __all__ = ["DEDUPE_PREFIX", "RATE_KEY_MARGIN", "Store"]
 
 #: Every webhook de-duplication and status-ordering key starts with this. A store may treat such
-#: keys as a bounded cache (:class:`~smsbridge.stores.MemoryStore` drops the oldest past a cap):
+#: keys as a bounded cache (``MemoryStore`` drops the oldest past a cap):
 #: losing one means at worst a duplicate or out-of-order webhook is handled as new, never that a
 #: message is sent twice. Idempotency and breaker keys do not start with it.
 DEDUPE_PREFIX = "smsbridge:wh:"
@@ -30,7 +30,7 @@ class Store(Protocol):
 
     Values are strings; ``ttl`` is in seconds (``None``: no expiry).
 
-    :meth:`reserve` and :meth:`pause` keep rate-limit buckets (GCRA: one *theoretical arrival
+    ``reserve`` and ``pause`` keep rate-limit buckets (GCRA: one *theoretical arrival
     time* per key, the moment the bucket would be empty again). They read the clock inside
     the atomic operation, and every process sharing the store must read the same clock:
     Redis uses the server's ``TIME``, SQLite the machine's wall clock, memory a monotonic one.
@@ -100,33 +100,33 @@ class Store(Protocol):
         ...
 
     async def aclaim(self, key: str, value: str, ttl: float | None) -> bool:
-        """Async twin of :meth:`claim`."""
+        """Async twin of ``claim``."""
         ...
 
     async def aget(self, key: str) -> str | None:
-        """Async twin of :meth:`get`."""
+        """Async twin of ``get``."""
         ...
 
     async def aset(self, key: str, value: str, ttl: float | None) -> None:
-        """Async twin of :meth:`set`."""
+        """Async twin of ``set``."""
         ...
 
     async def adelete(self, key: str) -> None:
-        """Async twin of :meth:`delete`."""
+        """Async twin of ``delete``."""
         ...
 
     async def aadvance(self, key: str, rank: int, ttl: float | None) -> int | None:
-        """Async twin of :meth:`advance`."""
+        """Async twin of ``advance``."""
         ...
 
     async def aincr(self, key: str, ttl: float | None) -> int:
-        """Async twin of :meth:`incr`."""
+        """Async twin of ``incr``."""
         ...
 
     async def areserve(self, buckets: Sequence[tuple[str, float, int]]) -> float:
-        """Async twin of :meth:`reserve`."""
+        """Async twin of ``reserve``."""
         ...
 
     async def apause(self, key: str, seconds: float) -> None:
-        """Async twin of :meth:`pause`."""
+        """Async twin of ``pause``."""
         ...

@@ -3,7 +3,7 @@
 Some uses of the store are safety nets rather than guarantees: the circuit breaker (skipping a
 failing provider) and webhook de-duplication. When the store is unreachable those carry on as
 if it had no state (breakers closed, every webhook new) and log the outage once, not once per
-message. Idempotent sends are the opposite: they fail with :class:`StoreUnavailable` rather
+message. Idempotent sends are the opposite: they fail with ``StoreUnavailable`` rather
 than risk a double send, so they never go through this helper.
 
 Example (webhook de-duplication)::
@@ -36,7 +36,7 @@ class DegradeOpen:
     The first failure of an outage is logged as a warning and the first success after it as
     info; failures in between are silent. Thread-safe; one instance per purpose.
 
-    While the store is down, :meth:`should_try` says to leave it alone for ``recheck``
+    While the store is down, ``should_try`` says to leave it alone for ``recheck``
     seconds at a time, so an unreachable store (a connect timeout per call) does not slow
     every message down.
 

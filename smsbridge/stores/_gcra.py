@@ -1,4 +1,4 @@
-"""GCRA reservations, the arithmetic :meth:`Store.reserve` and :meth:`Store.pause` share.
+"""GCRA reservations, the arithmetic ``Store.reserve`` and ``Store.pause`` share.
 
 Pure functions of the stored values and ``now``: each store reads and writes its keys around
 them inside its own atomic section (a lock, an SQLite transaction). ``RedisStore`` runs the

@@ -20,10 +20,10 @@ _HEAP_SLACK = 1024
 
 
 class MemoryStore:
-    """A thread-safe dict with expiry, implementing :class:`~smsbridge.stores.Store`.
+    """A thread-safe dict with expiry, implementing ``Store``.
 
-    Fine for one process; use :class:`~smsbridge.stores.SQLiteStore` to share state between
-    the processes of one machine, :class:`~smsbridge.stores.RedisStore` between machines.
+    Fine for one process; use ``SQLiteStore`` to share state between
+    the processes of one machine, ``RedisStore`` between machines.
 
     Webhook de-duplication and status-ordering keys (those starting with
     ``smsbridge.stores._base.DEDUPE_PREFIX``) are capped at ``max_dedupe_keys``: when one more
@@ -159,7 +159,7 @@ class MemoryStore:
 
     def reserve(self, buckets: Sequence[tuple[str, float, int]]) -> float:
         """Reserve the next slot every bucket allows; return the seconds to wait (GCRA, see
-        :meth:`Store.reserve <smsbridge.stores.Store.reserve>`), on this store's clock."""
+        ``Store.reserve``), on this store's clock."""
         with self._lock:
             now = self._clock()
             stored = [self._live(key, now) for key, _, _ in buckets]
@@ -178,35 +178,35 @@ class MemoryStore:
 
     # The async twins do the same work: a dict operation under a lock never blocks long.
     async def aclaim(self, key: str, value: str, ttl: float | None) -> bool:
-        """Async twin of :meth:`claim`."""
+        """Async twin of ``claim``."""
         return self.claim(key, value, ttl)
 
     async def aget(self, key: str) -> str | None:
-        """Async twin of :meth:`get`."""
+        """Async twin of ``get``."""
         return self.get(key)
 
     async def aset(self, key: str, value: str, ttl: float | None) -> None:
-        """Async twin of :meth:`set`."""
+        """Async twin of ``set``."""
         self.set(key, value, ttl)
 
     async def adelete(self, key: str) -> None:
-        """Async twin of :meth:`delete`."""
+        """Async twin of ``delete``."""
         self.delete(key)
 
     async def aadvance(self, key: str, rank: int, ttl: float | None) -> int | None:
-        """Async twin of :meth:`advance`."""
+        """Async twin of ``advance``."""
         return self.advance(key, rank, ttl)
 
     async def aincr(self, key: str, ttl: float | None) -> int:
-        """Async twin of :meth:`incr`."""
+        """Async twin of ``incr``."""
         return self.incr(key, ttl)
 
     async def areserve(self, buckets: Sequence[tuple[str, float, int]]) -> float:
-        """Async twin of :meth:`reserve`."""
+        """Async twin of ``reserve``."""
         return self.reserve(buckets)
 
     async def apause(self, key: str, seconds: float) -> None:
-        """Async twin of :meth:`pause`."""
+        """Async twin of ``pause``."""
         self.pause(key, seconds)
 
     def __len__(self) -> int:

@@ -4,7 +4,7 @@ Every operation is atomic in Redis: ``claim`` is ``SET NX PX``; ``advance``, ``i
 its expiry set only when the counter is created), ``reserve`` and ``pause`` are Lua scripts, so
 no two processes can interleave inside them. The rate-limit scripts read the server's ``TIME``,
 not the caller's clock: every machine then shares one clock, however far theirs drift. An
-unreachable Redis (or any Redis error) raises :class:`~smsbridge.StoreUnavailable`; what that
+unreachable Redis (or any Redis error) raises ``StoreUnavailable``; what that
 means for each use is in docs/failover.md.
 
 Sync calls use ``redis.Redis``. Async calls use ``redis.asyncio.Redis`` under asyncio (one
@@ -129,7 +129,7 @@ async def _in_thread(fn: Callable[..., T], *args: Any) -> T:
 
 
 class RedisStore:
-    """The :class:`~smsbridge.stores.Store` protocol on Redis, sync and async.
+    """The ``Store`` protocol on Redis, sync and async.
 
     Examples:
         >>> from smsbridge.stores import RedisStore
@@ -255,7 +255,7 @@ class RedisStore:
 
     def reserve(self, buckets: Sequence[tuple[str, float, int]]) -> float:
         """Reserve the next slot every bucket allows; return the seconds to wait (GCRA, see
-        :meth:`Store.reserve <smsbridge.stores.Store.reserve>`), on the server's clock."""
+        ``Store.reserve``), on the server's clock."""
         keys = [self.prefix + key for key, _, _ in buckets]
         return float(self._do(self._reserve, keys=keys, args=_reserve_args(buckets)))
 
@@ -265,7 +265,7 @@ class RedisStore:
         self._do(self._pause, keys=[self.prefix + key], args=[RATE_KEY_MARGIN, seconds])
 
     async def aclaim(self, key: str, value: str, ttl: float | None) -> bool:
-        """Async twin of :meth:`claim`."""
+        """Async twin of ``claim``."""
         found = self._aclient()
         if found is None:
             return await _in_thread(self.claim, key, value, ttl)
@@ -273,7 +273,7 @@ class RedisStore:
         return bool(await self._await(client.set(self.prefix + key, value, nx=True, px=_ms(ttl))))
 
     async def aget(self, key: str) -> str | None:
-        """Async twin of :meth:`get`."""
+        """Async twin of ``get``."""
         found = self._aclient()
         if found is None:
             return await _in_thread(self.get, key)
@@ -281,7 +281,7 @@ class RedisStore:
         return value
 
     async def aset(self, key: str, value: str, ttl: float | None) -> None:
-        """Async twin of :meth:`set`."""
+        """Async twin of ``set``."""
         found = self._aclient()
         if found is None:
             await _in_thread(self.set, key, value, ttl)
@@ -289,7 +289,7 @@ class RedisStore:
             await self._await(found[0].set(self.prefix + key, value, px=_ms(ttl)))
 
     async def adelete(self, key: str) -> None:
-        """Async twin of :meth:`delete`."""
+        """Async twin of ``delete``."""
         found = self._aclient()
         if found is None:
             await _in_thread(self.delete, key)
@@ -297,7 +297,7 @@ class RedisStore:
             await self._await(found[0].delete(self.prefix + key))
 
     async def aadvance(self, key: str, rank: int, ttl: float | None) -> int | None:
-        """Async twin of :meth:`advance`."""
+        """Async twin of ``advance``."""
         found = self._aclient()
         if found is None:
             return await _in_thread(self.advance, key, rank, ttl)
@@ -305,14 +305,14 @@ class RedisStore:
         return None if previous is None else int(previous)
 
     async def aincr(self, key: str, ttl: float | None) -> int:
-        """Async twin of :meth:`incr`."""
+        """Async twin of ``incr``."""
         found = self._aclient()
         if found is None:
             return await _in_thread(self.incr, key, ttl)
         return int(await self._await(found[2](keys=[self.prefix + key], args=[_ms_arg(ttl)])))
 
     async def areserve(self, buckets: Sequence[tuple[str, float, int]]) -> float:
-        """Async twin of :meth:`reserve`."""
+        """Async twin of ``reserve``."""
         found = self._aclient()
         if found is None:
             return await _in_thread(self.reserve, buckets)
@@ -320,7 +320,7 @@ class RedisStore:
         return float(await self._await(found[3](keys=keys, args=_reserve_args(buckets))))
 
     async def apause(self, key: str, seconds: float) -> None:
-        """Async twin of :meth:`pause`."""
+        """Async twin of ``pause``."""
         found = self._aclient()
         if found is None:
             await _in_thread(self.pause, key, seconds)
@@ -330,7 +330,7 @@ class RedisStore:
 
     # -- lifecycle -----------------------------------------------------------------------
     def ping(self) -> bool:
-        """True when Redis answers; :class:`StoreUnavailable` when it does not."""
+        """True when Redis answers; ``StoreUnavailable`` when it does not."""
         return bool(self._do(self._client.ping))
 
     def close(self) -> None:

@@ -12,7 +12,7 @@ Schema: one table, created on first use::
 A row whose ``expires`` is at or before now counts as absent: reads filter it out, and every
 write first deletes a bounded batch of expired rows (through the index, so it costs next to
 nothing when there are none), so the table holds the live keys plus a short backlog.
-:meth:`SQLiteStore.purge` deletes all of them at once.
+``SQLiteStore.purge`` deletes all of them at once.
 
 Why several processes can share the file: the database is in WAL mode, so readers never wait
 for a writer; every write runs in a ``BEGIN IMMEDIATE`` transaction, which takes SQLite's
@@ -24,7 +24,7 @@ on the machine shares; so do rate-limit reservations (``reserve``, ``pause``: GC
 bucket, read and written in one such transaction).
 
 WAL needs shared memory between the processes, so the file must be on a local filesystem, not
-a network share; for several machines use :class:`~smsbridge.stores.RedisStore`.
+a network share; for several machines use ``RedisStore``.
 """
 
 from __future__ import annotations
@@ -80,15 +80,15 @@ def _is_busy(exc: sqlite3.Error) -> bool:
 
 
 class SQLiteStore:
-    """The :class:`~smsbridge.stores.Store` protocol in an SQLite file, sync and async.
+    """The ``Store`` protocol in an SQLite file, sync and async.
 
     Persistent (keys survive a restart) and shared by every process on the machine that opens
     the same file; standard library only. Thread-safe. The async twins run the blocking call in
     a worker thread (``anyio.to_thread``), on asyncio and trio alike.
 
     Any SQLite error while operating (the database locked for longer than ``busy_timeout``, a
-    disk I/O error, a read-only or corrupt file) raises :class:`~smsbridge.StoreUnavailable`,
-    as an unreachable Redis does; so does any use after :meth:`close`.
+    disk I/O error, a read-only or corrupt file) raises ``StoreUnavailable``,
+    as an unreachable Redis does; so does any use after ``close``.
 
     Examples:
         >>> from smsbridge import Bridge
@@ -101,7 +101,7 @@ class SQLiteStore:
             ``":memory:"`` gives a private in-memory database (one process, lost on close).
         clock: wall-clock seconds, shared by the processes (injectable for tests).
         busy_timeout: seconds to wait for another process's write lock before giving up with
-            :class:`~smsbridge.StoreUnavailable`.
+            ``StoreUnavailable``.
         synchronous: ``"FULL"`` (default) syncs every commit to disk, so a claim survives a
             power cut; ``"NORMAL"`` is faster and still survives a crash of the process.
 
@@ -207,7 +207,7 @@ class SQLiteStore:
 
     def _run(self, op: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``op`` on the connection, one thread at a time; SQLite errors become
-        :class:`StoreUnavailable`."""
+        ``StoreUnavailable``."""
         if self._pid != os.getpid():
             self._after_fork()
         with self._lock:
@@ -317,7 +317,7 @@ class SQLiteStore:
 
     def reserve(self, buckets: Sequence[tuple[str, float, int]]) -> float:
         """Reserve the next slot every bucket allows; return the seconds to wait (GCRA, see
-        :meth:`Store.reserve <smsbridge.stores.Store.reserve>`), in one transaction."""
+        ``Store.reserve``), in one transaction."""
 
         def body(conn: sqlite3.Connection, now: float) -> float:
             stored = [self._current(conn, key, now) for key, _, _ in buckets]
@@ -339,35 +339,35 @@ class SQLiteStore:
         self._write(body)
 
     async def aclaim(self, key: str, value: str, ttl: float | None) -> bool:
-        """Async twin of :meth:`claim` (in a worker thread)."""
+        """Async twin of ``claim`` (in a worker thread)."""
         return await _in_thread(self.claim, key, value, ttl)
 
     async def aget(self, key: str) -> str | None:
-        """Async twin of :meth:`get` (in a worker thread)."""
+        """Async twin of ``get`` (in a worker thread)."""
         return await _in_thread(self.get, key)
 
     async def aset(self, key: str, value: str, ttl: float | None) -> None:
-        """Async twin of :meth:`set` (in a worker thread)."""
+        """Async twin of ``set`` (in a worker thread)."""
         await _in_thread(self.set, key, value, ttl)
 
     async def adelete(self, key: str) -> None:
-        """Async twin of :meth:`delete` (in a worker thread)."""
+        """Async twin of ``delete`` (in a worker thread)."""
         await _in_thread(self.delete, key)
 
     async def aadvance(self, key: str, rank: int, ttl: float | None) -> int | None:
-        """Async twin of :meth:`advance` (in a worker thread)."""
+        """Async twin of ``advance`` (in a worker thread)."""
         return await _in_thread(self.advance, key, rank, ttl)
 
     async def aincr(self, key: str, ttl: float | None) -> int:
-        """Async twin of :meth:`incr` (in a worker thread)."""
+        """Async twin of ``incr`` (in a worker thread)."""
         return await _in_thread(self.incr, key, ttl)
 
     async def areserve(self, buckets: Sequence[tuple[str, float, int]]) -> float:
-        """Async twin of :meth:`reserve` (in a worker thread)."""
+        """Async twin of ``reserve`` (in a worker thread)."""
         return await _in_thread(self.reserve, buckets)
 
     async def apause(self, key: str, seconds: float) -> None:
-        """Async twin of :meth:`pause` (in a worker thread)."""
+        """Async twin of ``pause`` (in a worker thread)."""
         await _in_thread(self.pause, key, seconds)
 
     # -- maintenance and lifecycle -------------------------------------------------------
@@ -384,7 +384,7 @@ class SQLiteStore:
         return self._write(body, purge=False)
 
     def close(self) -> None:
-        """Close the connection; later operations raise :class:`StoreUnavailable`.
+        """Close the connection; later operations raise ``StoreUnavailable``.
 
         Closing twice is fine.
         """
@@ -399,7 +399,7 @@ class SQLiteStore:
                 self._conn.close()
 
     async def aclose(self) -> None:
-        """Async twin of :meth:`close` (in a worker thread, as it may wait for the lock)."""
+        """Async twin of ``close`` (in a worker thread, as it may wait for the lock)."""
         await _in_thread(self.close)
 
     def __repr__(self) -> str:

@@ -21,13 +21,13 @@ _FORMS = (
 def store_from_url(url: str, *, variable: str = "SMSBRIDGE_STORE") -> Store:
     """The store a URL names.
 
-    * ``memory:`` or ``memory://``: a :class:`~smsbridge.stores.MemoryStore` (this process
+    * ``memory:`` or ``memory://``: a ``MemoryStore`` (this process
       only, lost on restart).
-    * ``sqlite:///data/sms.db``: a :class:`~smsbridge.stores.SQLiteStore` on ``data/sms.db``,
+    * ``sqlite:///data/sms.db``: a ``SQLiteStore`` on ``data/sms.db``,
       relative to the working directory; ``sqlite:////var/lib/app/sms.db``: on the absolute
       path ``/var/lib/app/sms.db``; ``sqlite:///:memory:``: on a private in-memory database.
     * ``redis://[:password@]host:port/db``, ``rediss://...`` (TLS), ``unix:///path.sock``: a
-      :class:`~smsbridge.stores.RedisStore` on that URL (its default key prefix).
+      ``RedisStore`` on that URL (its default key prefix).
 
     SQLite URLs follow SQLAlchemy's rule: ``sqlite://``, an empty host, one more ``/``, then
     the path exactly as written. So three slashes start a relative path and four an absolute

@@ -1,10 +1,10 @@
 """Test helpers for applications that use smsbridge (public API).
 
-* :class:`Emulator`: a local server speaking Twilio's and Telnyx's messaging APIs, with signed
+* ``Emulator``: a local server speaking Twilio's and Telnyx's messaging APIs, with signed
   callbacks, inbound messages and fault injection.
-* :func:`sign_twilio`, :func:`sign_telnyx`, :func:`make_telnyx_keypair`: mint real, verifiable
+* ``sign_twilio``, ``sign_telnyx``, ``make_telnyx_keypair``: mint real, verifiable
   webhooks.
-* :class:`RecordingProvider`: an in-memory provider that records what it is asked to send.
+* ``RecordingProvider``: an in-memory provider that records what it is asked to send.
 """
 
 from __future__ import annotations

@@ -75,12 +75,12 @@ class RecordingProvider(Provider):
             self._failures.extend([(status, code)] * times)
 
     def bridge(self, **kwargs: Any) -> Bridge:
-        """A :class:`~smsbridge.Bridge` sending through this provider, in memory."""
+        """A ``Bridge`` sending through this provider, in memory."""
         return self.routed(self, **kwargs)
 
     @staticmethod
     def routed(providers: Any, **kwargs: Any) -> Bridge:
-        """A :class:`~smsbridge.Bridge` over several recording providers (a list or a policy),
+        """A ``Bridge`` over several recording providers (a list or a policy),
         wired to the in-memory transport they share."""
         from smsbridge._bridge import Bridge
 

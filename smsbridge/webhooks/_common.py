@@ -1,6 +1,6 @@
 """What every provider's webhook codec shares: the verification context, the parsed result,
 and parsing helpers (forms, JSON, timestamps, opt-out keywords, errors, references, store
-keys). The form and JSON decoders run through the fast paths of :mod:`._speedups`."""
+keys). The form and JSON decoders run through the fast paths of ``._speedups``."""
 
 from __future__ import annotations
 
@@ -133,7 +133,7 @@ build: Callable[[type[M], dict[str, Any]], M] = (
     construct_checked if construct_works(Media, _MEDIA) else _validated
 )
 """Build an event model from the values the parser checked (every field, in declaration
-order): :func:`~smsbridge.webhooks._speedups.construct_checked` where pydantic allows it,
+order): ``construct_checked`` where pydantic allows it,
 else ``cls(**values)``."""
 
 
@@ -147,7 +147,7 @@ def opt_out_from_text(text: str) -> OptOut | None:
 def parse_form(body: bytes) -> list[tuple[str, str]]:
     """Decode an ``application/x-www-form-urlencoded`` body into ``(name, value)`` pairs:
     ``urllib.parse.parse_qsl(body.decode(), keep_blank_values=True)`` with strict UTF-8
-    (through the fast path in :mod:`smsbridge.webhooks._speedups`).
+    (through the fast path in ``smsbridge.webhooks._speedups``).
 
     Raises:
         MalformedWebhook: the body, or a percent-escape in it, is not valid UTF-8.
@@ -159,7 +159,7 @@ def parse_form(body: bytes) -> list[tuple[str, str]]:
 
 
 load_json = json_loads_utf8
-"""``json.loads(body.decode())`` (through the fast path in :mod:`smsbridge.webhooks._speedups`).
+"""``json.loads(body.decode())`` (through the fast path in ``smsbridge.webhooks._speedups``).
 
 Raises:
     ValueError: not UTF-8 or not JSON (``UnicodeDecodeError`` is a ``ValueError``).
@@ -193,7 +193,7 @@ def parse_iso(value: Any) -> datetime | None:
 def event_error(
     table: Mapping[str, str], provider_code: str | None, message: str = ""
 ) -> EventError | None:
-    """The :class:`EventError` for a provider error code of a status webhook.
+    """The ``EventError`` for a provider error code of a status webhook.
 
     A known code gets its category (the stable ``code``) and that category's failure class;
     an unknown one gets ``code="provider_error"`` and no failure class.
@@ -252,7 +252,7 @@ def store_key(kind: str, provider: str, *parts: str) -> str:
 
     Its parts must come from content the signature covers (never from an unsigned header), so
     a replayed webhook gets the key of the original whatever else was changed. Keys past
-    :data:`MAX_KEY_CHARS` become a SHA-256 digest of their parts, so every key is bounded.
+    ``MAX_KEY_CHARS`` become a SHA-256 digest of their parts, so every key is bounded.
     """
     key = f"{DEDUPE_PREFIX}{kind}:{provider}:" + ":".join(parts)
     if len(key) <= MAX_KEY_CHARS:
@@ -262,7 +262,7 @@ def store_key(kind: str, provider: str, *parts: str) -> str:
 
 
 def dedupe_key(provider: str, *parts: str) -> str:
-    """The store key naming one delivery of a webhook (see :func:`store_key`)."""
+    """The store key naming one delivery of a webhook (see ``store_key``)."""
     return store_key("seen", provider, *parts)
 
 

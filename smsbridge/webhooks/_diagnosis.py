@@ -1,15 +1,15 @@
 """Diagnosing a captured webhook (``smsbridge webhook check``): what every provider's check
 shares.
 
-:class:`Capture` is the captured request with where its secrets are read from and how the
-verdict is printed; each provider's :meth:`~smsbridge.providers.WebhookCodec.check` reads it.
-:func:`body_variants` lists a body's usual accidental changes. For providers that sign the URL:
+``Capture`` is the captured request with where its secrets are read from and how the
+verdict is printed; each provider's ``check`` reads it.
+``body_variants`` lists a body's usual accidental changes. For providers that sign the URL:
 which URL did the provider really sign?
 
 Behind a proxy the app sees one URL (``http://internal:8000/sms/webhook``) while the provider
-signed another (``https://public.example.com/sms/webhook``). :func:`candidates` lists the URLs
+signed another (``https://public.example.com/sms/webhook``). ``candidates`` lists the URLs
 a proxy commonly makes out of the public one, from the capture's own URL and headers;
-:func:`describe` and :func:`fixes` explain a match in words.
+``describe`` and ``fixes`` explain a match in words.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ EXIT_OK, EXIT_INVALID = 0, 1
 
 
 class _Public(NamedTuple):
-    """The part of a bridge :func:`~smsbridge.webhooks._urls.public_url_for` reads."""
+    """The part of a bridge ``public_url_for`` reads."""
 
     public_url: str | None
     public_endpoint: str | None
@@ -111,7 +111,7 @@ class Capture:
         return public_url_for(_Public(public, endpoint), self.request())
 
     def request(self, url: str | None = None) -> WebhookRequest:
-        """The capture as a :class:`WebhookRequest` at ``url`` (default: as captured)."""
+        """The capture as a ``WebhookRequest`` at ``url`` (default: as captured)."""
         from smsbridge.webhooks._request import WebhookRequest
 
         captured = self.captured

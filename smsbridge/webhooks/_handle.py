@@ -1,7 +1,7 @@
 """The pipeline: size -> detect -> verify -> parse -> duplicates and ordering -> outcome.
 
 Nothing in the request is trusted before its signature verifies; every refusal is a
-:class:`~smsbridge.WebhookError` with a stable code. The sync and async entry points share
+``WebhookError`` with a stable code. The sync and async entry points share
 everything except the store calls.
 """
 
@@ -45,7 +45,7 @@ def prepare(bridge: Bridge, request: WebhookRequest) -> tuple[WebhookCodec, Pars
         The codec of the provider that sent ``request``, and its verified events.
 
     Raises:
-        WebhookError: the request is refused (see :mod:`smsbridge.webhooks`).
+        WebhookError: the request is refused (see ``smsbridge.webhooks``).
     """
     limit = bridge.max_body_size
     if len(request.body) > limit:
@@ -99,7 +99,7 @@ def _refused(bridge: Bridge, request: WebhookRequest, error: WebhookError) -> We
 
 
 def _prepare(bridge: Bridge, request: WebhookRequest) -> tuple[WebhookCodec, Parsed]:
-    """:func:`prepare`, with every refusal logged and any other exception made a 400."""
+    """``prepare``, with every refusal logged and any other exception made a 400."""
     try:
         return prepare(bridge, request)
     except WebhookError as exc:
@@ -161,7 +161,7 @@ def handle(bridge: Bridge, request: WebhookRequest) -> WebhookOutcome:
 
 @atraced_webhook
 async def ahandle(bridge: Bridge, request: WebhookRequest) -> WebhookOutcome:
-    """Async twin of :func:`handle`, using the store's async operations."""
+    """Async twin of ``handle``, using the store's async operations."""
     codec, parsed = _prepare(bridge, request)
     store, ttl, guard = bridge.store, bridge.dedupe_ttl, bridge.dedupe_guard
     if not guard.should_try():
@@ -197,11 +197,11 @@ class WebhookPipeline:
         self.receivers = Receivers.of_providers(bridge.webhook_providers)
 
     def handle(self, request: WebhookRequest) -> WebhookOutcome:
-        """:func:`handle` for this bridge."""
+        """``handle`` for this bridge."""
         return handle(self.bridge, request)
 
     async def ahandle(self, request: WebhookRequest) -> WebhookOutcome:
-        """:func:`ahandle` for this bridge."""
+        """``ahandle`` for this bridge."""
         return await ahandle(self.bridge, request)
 
 

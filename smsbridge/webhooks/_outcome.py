@@ -41,7 +41,7 @@ class WebhookOutcome:
         stale: every status event is older than a status already seen for its message and
             recipient (a late ``sent`` after ``delivered``): do not apply it.
         stale_flags: one flag per event, for webhooks carrying several recipients.
-        codec: the provider's webhook codec, which builds :meth:`reply` answers.
+        codec: the provider's webhook codec, which builds ``reply`` answers.
     """
 
     provider: str

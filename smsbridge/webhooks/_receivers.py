@@ -1,6 +1,6 @@
 """Which configured provider sent a webhook: detection over the providers' webhook codecs.
 
-The pipeline never names a provider. Each provider's :class:`~smsbridge.providers.WebhookCodec`
+The pipeline never names a provider. Each provider's ``WebhookCodec``
 declares the signature headers only it sends and recognises its own content type and shape;
 a bridge groups its receiving providers by codec once, and detection asks the codecs in turn.
 """
@@ -23,7 +23,7 @@ class Receivers:
     """Providers that receive webhooks, grouped by codec in preference order; fixed once built.
 
     A provider without a webhook codec (a test double) receives nothing: its webhooks are
-    reported as :class:`~smsbridge.UnknownProvider`, never verified against nothing.
+    reported as ``UnknownProvider``, never verified against nothing.
     """
 
     __slots__ = ("_by_header", "_groups")

@@ -54,8 +54,8 @@ HINTS: dict[str, str] = {
 class RefusalLog:
     """Logs refused webhooks, each error code at most once per ``interval`` seconds.
 
-    Thread-safe. Each :class:`~smsbridge.Bridge` has one (``bridge.refusal_log``); other
-    bridge-like objects share :data:`REFUSALS`.
+    Thread-safe. Each ``Bridge`` has one (``bridge.refusal_log``); other
+    bridge-like objects share ``REFUSALS``.
 
     Args:
         interval: seconds between two records of the same code.

@@ -1,7 +1,7 @@
 """The framework-free request and response a webhook travels in.
 
 An adapter (``smsbridge.contrib.*`` or the app itself) copies its framework's request into a
-:class:`WebhookRequest`, raw body bytes and all, and copies the :class:`WebhookResponse` back.
+``WebhookRequest``, raw body bytes and all, and copies the ``WebhookResponse`` back.
 """
 
 from __future__ import annotations
@@ -36,11 +36,11 @@ class Headers(Mapping[str, str]):
 
     The API the webhook pipeline and the provider codecs use (names in any case):
 
-    * ``headers[name]``, ``headers.get(name)``, :meth:`first`: the first value of a field;
-    * :meth:`get_all`: every value (how a repeated signature header is caught);
-    * :meth:`count`: how many times a field occurs;
-    * :attr:`size`: total characters of names and values (huge headers are refused);
-    * :meth:`raw`: the fields as given, original case, repeats kept.
+    * ``headers[name]``, ``headers.get(name)``, ``first``: the first value of a field;
+    * ``get_all``: every value (how a repeated signature header is caught);
+    * ``count``: how many times a field occurs;
+    * ``size``: total characters of names and values (huge headers are refused);
+    * ``raw``: the fields as given, original case, repeats kept.
 
     Names and values are ``str`` exactly as the adapter gave them (bytes are decoded as
     latin-1, as HTTP defines), so a lone surrogate a server decoded with ``surrogateescape``
@@ -165,7 +165,7 @@ class WebhookRequest:
         method: the HTTP method (``"POST"``, ``"GET"``), any case.
         url: the full URL as the app saw it: ``scheme://host[:port]/path?query``.
         headers: a mapping or ``(name, value)`` pairs; names are case-insensitive and
-            repeated fields are kept (see :class:`Headers`).
+            repeated fields are kept (see ``Headers``).
         body: the raw body bytes, exactly as received (never a re-serialised form or JSON).
         remote_addr: the peer address, used only to decide whether ``X-Forwarded-*`` may be
             trusted (``Bridge(trusted_proxies=...)``).

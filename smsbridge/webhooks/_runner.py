@@ -3,8 +3,8 @@
 This is the part of a webhook endpoint that every adapter shares (the framework adapters in
 ``smsbridge.contrib`` and the standard library server behind ``smsbridge demo``). An adapter
 only reads its framework's request (method, URL, headers, raw body, peer address) and writes a
-:class:`~smsbridge.webhooks.WebhookResponse` back. Everything else lives here: building the
-:class:`~smsbridge.WebhookRequest`, the body size limit, mapping errors to responses, and the
+``WebhookResponse`` back. Everything else lives here: building the
+``WebhookRequest``, the body size limit, mapping errors to responses, and the
 two ways of running the callback:
 
 * ``"fast"``: the provider is acknowledged at once and the callback runs afterwards (in the
@@ -75,7 +75,7 @@ def build_request(
     body: bytes,
     remote_addr: str | None = None,
 ) -> WebhookRequest:
-    """A :class:`~smsbridge.WebhookRequest` from what a framework exposes.
+    """A ``WebhookRequest`` from what a framework exposes.
 
     Args:
         method: the HTTP method.
@@ -108,7 +108,7 @@ def error_to_response(exc: SmsBridgeError) -> WebhookResponse:
 
 
 def content_length_error(headers: Iterable[tuple[str, str]], limit: int) -> PayloadTooLarge | None:
-    """A :class:`PayloadTooLarge` when ``Content-Length`` announces more than ``limit`` bytes.
+    """A ``PayloadTooLarge`` when ``Content-Length`` announces more than ``limit`` bytes.
 
     Checked before reading, so an oversized body is never buffered.
     """
@@ -150,8 +150,8 @@ class WebhookHandler:
     """The framework-free core of an adapter: the mode, the timeouts and the callback.
 
     Args:
-        bridge: the :class:`~smsbridge.Bridge` that verifies and parses webhooks.
-        on_event: called with each :class:`~smsbridge.webhooks.WebhookOutcome` that is neither
+        bridge: the ``Bridge`` that verifies and parses webhooks.
+        on_event: called with each ``WebhookOutcome`` that is neither
             a duplicate nor stale; sync or async. In inline mode a returned string is the reply
             (a returned ``WebhookResponse`` is sent as it is).
         mode: ``"fast"`` (acknowledge, then run the callback) or ``"inline"``.
@@ -344,7 +344,7 @@ class WebhookHandler:
     @property
     def backlogged(self) -> bool:
         """True when so many fast-mode callbacks are still running that the next webhook
-        should wait for its own before being answered (see :data:`MAX_PENDING`)."""
+        should wait for its own before being answered (see ``MAX_PENDING``)."""
         return self.pending >= MAX_PENDING
 
     async def call_logged(

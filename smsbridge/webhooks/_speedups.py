@@ -5,10 +5,10 @@ same exception class, for every input (``tests/test_speedups.py`` checks both on
 inputs); only the time differs. ``python benchmarks/bench_speedups.py`` measures each against
 its plain version, alone on the fixture bodies and inside ``handle_webhook``.
 
-* :func:`parse_qsl_bytes`: ``parse_qsl(body.decode(), keep_blank_values=True,
+* ``parse_qsl_bytes``: ``parse_qsl(body.decode(), keep_blank_values=True,
   errors="strict")``, about 3x faster on the form bodies Twilio sends: 19 us saved on an
   inbound SMS alone, 26-29 us (30%) of the Twilio ``handle_webhook`` call.
-* :func:`json_loads_utf8`: ``json.loads(body.decode())`` (JSON text is UTF-8, RFC 8259
+* ``json_loads_utf8``: ``json.loads(body.decode())`` (JSON text is UTF-8, RFC 8259
   section 8.1): 1.2 us saved on a Telnyx body alone, 0.4-4 us (about 2%) of the Telnyx
   ``handle_webhook`` call: the one to drop first if it ever gets in the way.
 
@@ -109,7 +109,7 @@ def construct_checked(cls: type[M], values: dict[str, Any]) -> M:
     per-field default handling. Measured inside ``handle_webhook`` it saves about 7 us a
     webhook (6-11 % of the call; ``benchmarks/bench_speedups.py``), where alone it looks like
     2 us: the validator's code and data evict the signature check's from the CPU caches.
-    :func:`construct_works` decides at import whether pydantic's internals still allow it;
+    ``construct_works`` decides at import whether pydantic's internals still allow it;
     ``tests/test_speedups.py`` checks it equals validation on every fixture event.
     """
     model = object.__new__(cls)
@@ -121,7 +121,7 @@ def construct_checked(cls: type[M], values: dict[str, Any]) -> M:
 
 
 def construct_works(sample: type[BaseModel], values: dict[str, Any]) -> bool:
-    """Whether :func:`construct_checked` builds ``sample`` equal to validation (same value,
+    """Whether ``construct_checked`` builds ``sample`` equal to validation (same value,
     dump and hash): false after a pydantic change it does not anticipate."""
     try:
         fast = construct_checked(sample, dict(values))

@@ -232,7 +232,7 @@ class Telnyx(Provider):
         by_status: Mapping[int, str] | None = None,
     ) -> ProviderError:
         """The typed error for an unsuccessful answer, classified on ``errors[0].code`` with
-        ``table`` (and ``by_status`` for codes it does not know: see :func:`make_error`)."""
+        ``table`` (and ``by_status`` for codes it does not know: see ``make_error``)."""
         errors = payload.get("errors") if isinstance(payload, dict) else None
         if not isinstance(errors, list) or not errors or not isinstance(errors[0], dict):
             return self.unexpected(response)

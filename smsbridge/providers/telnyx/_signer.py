@@ -25,7 +25,7 @@ class TelnyxKeyPair:
     """An Ed25519 key pair standing in for a Telnyx account's webhook signing key.
 
     Attributes:
-        signing_key: the private ``nacl.signing.SigningKey`` (give it to :func:`sign_telnyx`).
+        signing_key: the private ``nacl.signing.SigningKey`` (give it to ``sign_telnyx``).
         public_key_b64: base64 of the 32-byte public key, what ``Telnyx(public_key=...)`` takes.
 
     Examples:
@@ -76,7 +76,7 @@ def sign_telnyx(
 
     Args:
         body: the exact bytes that will be sent (re-serialised JSON would not verify).
-        signing_key: a ``nacl.signing.SigningKey``, a :class:`TelnyxKeyPair`, or a 32-byte seed.
+        signing_key: a ``nacl.signing.SigningKey``, a ``TelnyxKeyPair``, or a 32-byte seed.
         timestamp: Unix seconds to sign; now when omitted (pass an old one to test staleness).
 
     Returns:

@@ -1,4 +1,4 @@
-"""Telnyx's message statuses mapped to the common vocabulary (:class:`~smsbridge.MessageStatus`)."""
+"""Telnyx's message statuses mapped to the common vocabulary (``MessageStatus``)."""
 
 from __future__ import annotations
 

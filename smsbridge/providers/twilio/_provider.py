@@ -306,7 +306,7 @@ class Twilio(Provider):
         by_status: Mapping[int, str] | None = None,
     ) -> ProviderError:
         """The typed error for an unsuccessful answer, classified with ``table`` (and
-        ``by_status`` for codes it does not know: see :func:`make_error`)."""
+        ``by_status`` for codes it does not know: see ``make_error``)."""
         if not isinstance(payload, dict):
             return self.unexpected(response)
         code = payload.get("code")
@@ -344,7 +344,7 @@ class Twilio(Provider):
 
         No ``DateSent>=`` filter: a message Twilio accepted moments ago is still queued and
         has no ``date_sent``, so that filter would hide exactly the message looked for.
-        ``since`` is checked against ``date_created`` by :meth:`parse_lookup` instead.
+        ``since`` is checked against ``date_created`` by ``parse_lookup`` instead.
         """
         params = [("To", message.to)]
         sender = message.from_ or self.from_
@@ -367,7 +367,7 @@ class Twilio(Provider):
         Exactly: the same recipient and sender (or messaging service), the whole body equal
         (Twilio's trial-account prefix aside), the same number of media, and created at or
         after ``since`` (the first request's time, moved onto Twilio's clock with the
-        answer's ``Date`` header: see :func:`_window_start`).
+        answer's ``Date`` header: see ``_window_start``).
 
         Raises:
             LookupInconclusive: a message matches everything the listing shows but cannot be

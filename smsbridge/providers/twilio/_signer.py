@@ -1,6 +1,6 @@
 """Mint valid Twilio webhook signatures for tests (and for the emulator).
 
-The string-to-sign and the HMAC live in :mod:`._signing`, shared with the verifier, so a signer
+The string-to-sign and the HMAC live in ``._signing``, shared with the verifier, so a signer
 and the verifier cannot drift apart.
 
 Example::
@@ -59,7 +59,7 @@ def sign_twilio(
 
     Args:
         url: the exact URL requested, query string included. For a JSON ``body`` it must already
-            carry ``bodySHA256`` (build it with :func:`twilio_json_url`).
+            carry ``bodySHA256`` (build it with ``twilio_json_url``).
         params: the form-encoded POST params (mapping, mapping of lists, or pairs). ``None`` or
             empty for GET requests and JSON bodies.
         auth_token: the account's auth token (the HMAC key unless ``shared_key`` is given).

@@ -1,4 +1,4 @@
-"""Twilio's message statuses mapped to the common vocabulary (:class:`~smsbridge.MessageStatus`)."""
+"""Twilio's message statuses mapped to the common vocabulary (``MessageStatus``)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Rules (protocols.md section 1): the string to sign is the full URL followed by
 ``name + value`` for every param, names sorted and each name's values de-duplicated and sorted
-(:mod:`._signing`); GET requests sign the URL alone (the params are in its query);
+(``._signing``); GET requests sign the URL alone (the params are in its query);
 JSON bodies carry ``bodySHA256`` in the query and sign the URL alone; the URL with and without
 its port both count; a SharedKey (``X-Twilio-Webhooks-Signature-Settings``) switches the key and
 possibly the algorithm to HMAC-SHA256. Comparison is constant-time.
@@ -119,7 +119,7 @@ def signed_params(request: WebhookRequest, url: str) -> tuple[Pairs, Pairs | Non
 
 
 def string_to_sign(url: str, params: Sequence[tuple[str, str]]) -> str:
-    """What :func:`smsbridge._signing.twilio_string_to_sign` builds, faster for pairs:
+    """What ``smsbridge._signing.twilio_string_to_sign`` builds, faster for pairs:
     sorting the de-duplicated ``(name, value)`` pairs orders names, then each name's values."""
     if not params:
         return url

@@ -4,10 +4,10 @@
 * ``_auth``: the application JWT, the private key, and PyJWT imported on first use;
 * ``_errors``, ``_statuses``: its error codes and statuses in the common vocabulary;
 * ``_verify``, ``_parse``, ``_webhook``: HS256 JWT webhook verification, events, the codec;
-* ``_signer``: a test signer minting valid webhooks (:func:`sign_vonage`).
+* ``_signer``: a test signer minting valid webhooks (``sign_vonage``).
 
 PyJWT is an optional dependency: ``pip install 'smsbridge[vonage]'``. Importing this package
-does not import it; constructing :class:`Vonage` does.
+does not import it; constructing ``Vonage`` does.
 """
 
 from __future__ import annotations

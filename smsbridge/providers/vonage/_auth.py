@@ -33,7 +33,7 @@ TOKEN_REFRESH = 60
 
 
 def require_jwt() -> ModuleType:
-    """The ``jwt`` module (PyJWT), or :class:`ConfigError` saying how to install it."""
+    """The ``jwt`` module (PyJWT), or ``ConfigError`` saying how to install it."""
     try:
         return importlib.import_module("jwt")
     except ImportError:

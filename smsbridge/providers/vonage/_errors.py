@@ -2,13 +2,13 @@
 
 Vonage uses one numbering for two different things, so there are two tables:
 
-* :data:`VONAGE_CODES`, the Messages API error list (``/api-errors/messages-olympus``), which
+* ``VONAGE_CODES``, the Messages API error list (``/api-errors/messages-olympus``), which
   status webhooks carry in ``error.type`` (``…#1240``) and ``error.title``;
-* :data:`VONAGE_SEND_CODES`, what the send endpoint's RFC 7807 ``type`` fragment says on a
+* ``VONAGE_SEND_CODES``, what the send endpoint's RFC 7807 ``type`` fragment says on a
   4xx: its examples reuse numbers with other meanings (``#1060`` is an invalid client
   reference there, a barred account in the list) and generic words (``#low-balance``).
 
-A send's answer is classified by its HTTP status first (:func:`send_category`): 401, 402 and
+A send's answer is classified by its HTTP status first (``send_category``): 401, 402 and
 403 are the account, 429 is a rate limit and 5xx the provider, whatever the fragment says
 (Vonage's examples give ``#1000`` for both a 429 and a 500). Only other 4xx answers are told
 apart by the fragment.

@@ -1,7 +1,7 @@
 """Verified Vonage webhooks (Messages API v1) into common events.
 
-A body with ``status`` is a status callback: one :class:`StatusEvent` (any channel: ``read``
-comes from OTT channels only). Without it, an inbound SMS or MMS: one :class:`InboundMessage`
+A body with ``status`` is a status callback: one ``StatusEvent`` (any channel: ``read``
+comes from OTT channels only). Without it, an inbound SMS or MMS: one ``InboundMessage``
 (inbound messages of other channels are refused: smsbridge speaks SMS). Numbers come without
 ``+`` and leave with it; short codes and alphanumeric senders stay as they are.
 

@@ -1,16 +1,16 @@
-"""Vonage's message statuses mapped to the common vocabulary (:class:`~smsbridge.MessageStatus`).
+"""Vonage's message statuses mapped to the common vocabulary (``MessageStatus``).
 
 Vonage's status callbacks (developer.vonage.com, "Messages API Status Callbacks"):
 ``submitted`` means Vonage passed the message to a messaging provider; ``undeliverable`` that
 it could not reach the provider at all; ``rejected`` that Vonage could not process it, or the
 provider rejected it, or it expired. ``read`` comes from OTT channels only.
 
-``rejected`` is :attr:`~smsbridge.MessageStatus.FAILED` (never left Vonage, not charged)
+``rejected`` is ``FAILED`` (never left Vonage, not charged)
 unless its error is one the recipient's carrier or network reports (absent subscriber,
 portability, carrier anti-spam, handset busy, network error, unreachable, age restriction,
 carrier block, recipient's prepaid credit, not on the network, unsuitable device, unknown
 carrier error): the message was handed on, so it is
-:attr:`~smsbridge.MessageStatus.UNDELIVERED`. ``undeliverable`` is always ``FAILED``.
+``UNDELIVERED``. ``undeliverable`` is always ``FAILED``.
 """
 
 from __future__ import annotations

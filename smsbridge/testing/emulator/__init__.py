@@ -1,4 +1,4 @@
-"""The provider emulator (public as :class:`smsbridge.testing.Emulator`): one generic engine, and
+"""The provider emulator (public as ``smsbridge.testing.Emulator``): one generic engine, and
 one *personality* module per provider it can play.
 
 Layout
@@ -6,7 +6,7 @@ Layout
 
 Generic modules (private, never name a provider; they loop over the personalities):
 
-* ``_emulator``: :class:`Emulator` itself: lifecycle, listeners (the shared one and one per
+* ``_emulator``: ``Emulator`` itself: lifecycle, listeners (the shared one and one per
   personality), request routing, ``environment()``, ``info()``, ``emu.<provider>_...``
   attributes;
 * ``_controls``, ``_control_api``: faults, webhooks, inbound messages, opt-outs and inspection,
@@ -19,7 +19,7 @@ Generic modules (private, never name a provider; they loop over the personalitie
 * ``_delivery``: the timer and webhook delivery threads, and the delivery log;
 * ``_server``: the HTTP/1.1 listeners;
 * ``_common``: request/response values, message records, number and date formats, ids;
-* ``_personality``: the :class:`Personality` interface and :func:`discover`.
+* ``_personality``: the ``Personality`` interface and ``discover``.
 
 Personality modules (public names, one per provider): ``twilio``, ``telnyx``, ``vonage``; a
 provider's scheduling act (window, errors, cancel) sits beside its personality in
@@ -34,14 +34,14 @@ Discovery
 
 The emulator plays every provider of the registry (``smsbridge.providers._registry.names()``)
 that has a module ``smsbridge.testing.emulator.<name>`` here, taking its module-level
-``PERSONALITY`` (a :class:`Personality` subclass whose ``name`` is that registry name). A
+``PERSONALITY`` (a ``Personality`` subclass whose ``name`` is that registry name). A
 registry name without such a module is skipped. Personalities are ordered by ``rank``.
 
 Adding a personality (say ``vonage``)
 =====================================
 
 1. The provider itself: ``smsbridge/providers/vonage/`` and its ``BUILTIN`` registry entry.
-2. ``smsbridge/testing/emulator/vonage.py`` with a subclass of :class:`Personality` and
+2. ``smsbridge/testing/emulator/vonage.py`` with a subclass of ``Personality`` and
    ``PERSONALITY = VonagePersonality``. Fill in, typed and documented on the base class:
 
    * class attributes: ``name = "vonage"``, ``title = "Vonage"``, ``rank`` (after the others,
@@ -55,12 +55,12 @@ Adding a personality (say ``vonage``)
    * ``is_send``, ``handle`` (the API: authenticate, validate, opt-outs, message faults,
      ``state.add_message`` and ``state.progress``), ``edge_fault`` (``http_error`` and
      ``rate_limit`` answers in its error format);
-   * ``status_callback`` and ``inbound``: a :class:`~._delivery.Delivery` whose
+   * ``status_callback`` and ``inbound``: a ``Delivery`` whose
      ``build(url, attempt)`` returns the body and signed headers of each attempt;
    * ``attributes`` (``emu.vonage_api_key``, ...), ``environment`` (``VONAGE_*`` variables for
      ``Bridge.from_env``), ``info``; optionally ``reset``.
 
-   :mod:`.twilio` (form-encoded, HMAC-signed) and :mod:`.telnyx` (JSON, Ed25519-signed, with
+   ``.twilio`` (form-encoded, HMAC-signed) and ``.telnyx`` (JSON, Ed25519-signed, with
    retries and idempotency keys) are complete examples.
 3. Nothing else: the emulator, its control API, ``smsbridge emulator`` and ``environment()``
    pick it up. Tests that drive it go with the others (``tests/test_emulator*.py``).

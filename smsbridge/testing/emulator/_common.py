@@ -1,7 +1,7 @@
 """Plumbing shared by the emulator's pieces: request/response values, message records, formats.
 
-Nothing here knows about sockets: the server turns bytes into a :class:`Request`, the
-personality modules turn a request into a :class:`Response`, and the server writes it (or hangs,
+Nothing here knows about sockets: the server turns bytes into a ``Request``, the
+personality modules turn a request into a ``Response``, and the server writes it (or hangs,
 or drops the connection, as the response's ``action`` says). Nothing here knows about a
 particular provider either.
 """

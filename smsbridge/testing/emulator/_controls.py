@@ -1,4 +1,4 @@
-"""The control half of :class:`Emulator`: faults, webhooks, inbound messages, inspection, and
+"""The control half of ``Emulator``: faults, webhooks, inbound messages, inspection, and
 the clock of scheduled messages."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ __all__ = ["EmulatorControls"]
 
 
 class EmulatorControls:
-    """Methods that steer and inspect a running emulator (mixed into :class:`Emulator`)."""
+    """Methods that steer and inspect a running emulator (mixed into ``Emulator``)."""
 
     _state: EmulatorState
     _dispatcher: Dispatcher
@@ -52,7 +52,7 @@ class EmulatorControls:
             ``body`` and ``content_type`` of the app's answer, and ``error``.
 
         Raises:
-            LookupError: no webhook is configured for ``to`` (see :meth:`set_webhook`).
+            LookupError: no webhook is configured for ``to`` (see ``set_webhook``).
         """
         self._state.check_provider(provider)
         url = self._state.webhook_for(provider, to)
@@ -82,10 +82,10 @@ class EmulatorControls:
         duration: float | None = None,
         **params: Any,
     ) -> dict[str, Any]:
-        """Inject a fault into ``provider``; see :mod:`._faults` for kinds and params.
+        """Inject a fault into ``provider``; see ``._faults`` for kinds and params.
 
         Args:
-            provider: the name of an emulated provider (see :attr:`providers`).
+            provider: the name of an emulated provider (see ``providers``).
             kind: ``refuse``, ``http_error`` (``status``, ``accept``), ``rate_limit``
                 (``retry_after``), ``latency`` (``seconds``), ``accept_then_hang``,
                 ``error_code`` (``code``, ``status``, ``message``), ``fail_delivery``
@@ -124,7 +124,7 @@ class EmulatorControls:
         self._state.set_opt_out(provider, number, True)
 
     def opt_in(self, provider: str, number: str) -> None:
-        """Undo :meth:`opt_out`."""
+        """Undo ``opt_out``."""
         self._state.check_provider(provider)
         self._state.set_opt_out(provider, number, False)
 
@@ -141,12 +141,12 @@ class EmulatorControls:
     def wait_idle(self, timeout: float = 5.0) -> bool:
         """Wait until no status change or webhook is pending; ``False`` if ``timeout`` passed.
 
-        Messages scheduled for later do not count: :meth:`advance` releases them."""
+        Messages scheduled for later do not count: ``advance`` releases them."""
         return self._dispatcher.wait_idle(timeout)
 
     def now(self) -> datetime:
-        """The emulator's clock (timezone-aware UTC): real time plus every :meth:`advance` since
-        the start or the last :meth:`reset`. Scheduling windows are measured from it."""
+        """The emulator's clock (timezone-aware UTC): real time plus every ``advance`` since
+        the start or the last ``reset``. Scheduling windows are measured from it."""
         return self._state.now()
 
     def advance(self, seconds: float) -> list[str]:
@@ -154,7 +154,7 @@ class EmulatorControls:
         whose time has come, earliest ``send_at`` first, before returning.
 
         Each released message takes its first status at once (with its webhook) and the rest
-        ``progress_delay`` apart, as an immediate send does: :meth:`wait_idle` then waits for
+        ``progress_delay`` apart, as an immediate send does: ``wait_idle`` then waits for
         them. Schedule ten minutes ahead and ``advance(600)``: no test sleeps for minutes.
 
         Returns:

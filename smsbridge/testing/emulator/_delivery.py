@@ -80,7 +80,7 @@ class Dispatcher:
     # -- scheduling ---------------------------------------------------------------------------
 
     def schedule(self, delay: float, fn: Callable[[], None]) -> None:
-        """Run ``fn`` on the timer thread after ``delay`` seconds (dropped by :meth:`clear`)."""
+        """Run ``fn`` on the timer thread after ``delay`` seconds (dropped by ``clear``)."""
         with self._cond:
             self._busy += 1
             due = time.monotonic() + max(0.0, delay)

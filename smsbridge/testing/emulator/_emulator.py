@@ -24,21 +24,21 @@ class Emulator(EmulatorControls):
     It accepts sends in the providers' real request formats, answers with their real response
     and error bodies, moves each accepted message through ``queued → sent → delivered`` (or a
     configured failure), delivers correctly signed status callbacks and inbound messages, and
-    injects faults on demand. All credentials are fake and exposed by :meth:`info`.
+    injects faults on demand. All credentials are fake and exposed by ``info``.
 
-    Every provider with a personality (see :mod:`smsbridge.testing.emulator`) is emulated, each
+    Every provider with a personality (see ``smsbridge.testing.emulator``) is emulated, each
     adding its own keyword arguments (``<provider>_...``, e.g. its fake credentials, and
     ``<provider>_port``) and attributes: ``emu.<provider>_url`` and, for instance, its account
-    ids and credentials (``emu.<provider>_auth_token``); :attr:`providers` lists them.
+    ids and credentials (``emu.<provider>_auth_token``); ``providers`` lists them.
 
     With ``separate_ports=True`` (the default) each provider also gets a listener of its own
     (``emu.<provider>_url``); point providers there so that a ``refuse`` fault closes that
-    socket and clients see a real ``httpx.ConnectError``. :attr:`url` serves every provider and
+    socket and clients see a real ``httpx.ConnectError``. ``url`` serves every provider and
     the ``/_emulator/`` control API; a refused provider reached through it gets its connection
     closed unanswered (``httpx.RemoteProtocolError``).
 
-    Scheduled messages are held until the emulator's clock (:meth:`now`: real time plus every
-    :meth:`advance`) reaches their time, and can be cancelled and read back meanwhile, each in
+    Scheduled messages are held until the emulator's clock (``now``: real time plus every
+    ``advance``) reaches their time, and can be cancelled and read back meanwhile, each in
     its provider's format. See docs/emulator.md for examples.
 
     Args:
@@ -183,8 +183,8 @@ class Emulator(EmulatorControls):
 
     def __getattr__(self, name: str) -> str:
         """The personalities' attributes: ``<provider>_url`` (the base URL for that provider's
-        client: its own listener with ``separate_ports``, else :attr:`url`), and each one's
-        :meth:`~Personality.attributes` (account ids, fake credentials, public keys, ...)."""
+        client: its own listener with ``separate_ports``, else ``url``), and each one's
+        ``attributes`` (account ids, fake credentials, public keys, ...)."""
         apis: dict[str, Personality] | None = self.__dict__.get("_apis")
         if apis is not None and not name.startswith("_"):
             for provider, api in apis.items():

@@ -1,10 +1,10 @@
 """The personality interface: everything the emulator does differently for each provider.
 
-A personality is a subclass of :class:`Personality` in ``smsbridge/testing/emulator/<name>.py``,
+A personality is a subclass of ``Personality`` in ``smsbridge/testing/emulator/<name>.py``,
 published there as ``PERSONALITY``. Its class attributes describe the provider (they are read
-before any emulator exists); an instance plays the provider inside one :class:`Emulator`, with
-the shared :class:`~smsbridge.testing.emulator._state.EmulatorState` and the constructor options
-it declared. The generic modules never name a provider: they loop over :func:`discover`.
+before any emulator exists); an instance plays the provider inside one ``Emulator``, with
+the shared ``EmulatorState`` and the constructor options
+it declared. The generic modules never name a provider: they loop over ``discover``.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ class Personality(ABC):
 
     Subclass it, fill in the class attributes and the abstract methods, and set
     ``PERSONALITY = YourPersonality`` at module level. One instance is created per
-    :class:`Emulator`; it may keep per-emulator state of its own (and forget it in
-    :meth:`reset`), but messages, opt-outs, webhooks and faults live in :attr:`state`.
+    ``Emulator``; it may keep per-emulator state of its own (and forget it in
+    ``reset``), but messages, opt-outs, webhooks and faults live in ``state``.
 
     Examples:
         The emulator plays every personality ``discover`` finds:
@@ -86,7 +86,7 @@ class Personality(ABC):
     """An error code to suggest when an ``error_code`` fault is given none: ``"21610"``."""
 
     def __init__(self, state: EmulatorState, options: Mapping[str, Any]) -> None:
-        """Bind to one emulator. ``options`` holds every key of :attr:`options`, defaulted.
+        """Bind to one emulator. ``options`` holds every key of ``options``, defaulted.
 
         Subclasses read their options here (call ``super().__init__`` first) and may raise
         ``ValueError`` or ``TypeError`` for a bad one.
@@ -107,7 +107,7 @@ class Personality(ABC):
 
     @classmethod
     def is_final(cls, status: str) -> bool:
-        """Whether no later status follows ``status`` (one of :attr:`statuses`)."""
+        """Whether no later status follows ``status`` (one of ``statuses``)."""
         common = cls.statuses.get(status)
         return common is not None and common.terminal
 
@@ -124,7 +124,7 @@ class Personality(ABC):
         A valid send checks ``state.is_opted_out``, takes its message faults with
         ``state.faults.take_message(self.name)`` (``error_code``, ``accept_then_hang``,
         ``http_error`` with ``accept``, ``fail_delivery``), records a
-        :class:`~smsbridge.testing.emulator._common.MessageRecord` with ``state.add_message`` and
+        ``MessageRecord`` with ``state.add_message`` and
         schedules its status changes with ``state.progress(record, steps, self.status_callback)``.
         A scheduled send records its ``send_at`` (checked against ``state.now()``) and calls
         ``state.hold`` instead: the steps start when the emulator's clock reaches that time,
@@ -142,7 +142,7 @@ class Personality(ABC):
     @abstractmethod
     def status_callback(self, record: MessageRecord, step: Step) -> Delivery | None:
         """The signed status webhook for ``record`` having just reached ``step``, or ``None``
-        (no URL to call). The :class:`Delivery`'s ``build(url, attempt)`` signs each attempt."""
+        (no URL to call). The ``Delivery``'s ``build(url, attempt)`` signs each attempt."""
 
     @abstractmethod
     def inbound(
@@ -175,9 +175,9 @@ class Personality(ABC):
 
 @functools.cache
 def discover() -> tuple[type[Personality], ...]:
-    """The personality of every registered provider that has one, in :attr:`~Personality.rank`
+    """The personality of every registered provider that has one, in ``rank``
     order: ``smsbridge.testing.emulator.<name>`` for each ``smsbridge.providers`` registry name
-    (a name without such a module is skipped, and so is one whose :meth:`~Personality.available`
+    (a name without such a module is skipped, and so is one whose ``available``
     is false)."""
     from smsbridge.providers._registry import names
 

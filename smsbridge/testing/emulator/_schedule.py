@@ -1,14 +1,14 @@
 """Scheduled messages: the emulator's clock, and the holding of messages until their time.
 
 The emulated world runs on its own clock: real time plus an offset that only
-:meth:`Scheduler.advance` moves (forward). Scheduling windows, ``date_sent``/``sent_at`` and the
+``Scheduler.advance`` moves (forward). Scheduling windows, ``date_sent``/``sent_at`` and the
 release of held messages all read it, so a test can schedule a message ten minutes ahead and
 ``advance(600)`` instead of waiting. Webhook signatures keep real time: a receiver checks their
 timestamps against its own clock.
 
-A held message waits in the :class:`Scheduler`'s heap until the clock reaches its ``send_at``;
+A held message waits in the ``Scheduler``'s heap until the clock reaches its ``send_at``;
 then its release callback runs (it starts the message's progress, or does nothing if the
-message was cancelled meanwhile). Releases happen on :meth:`Scheduler.advance`, in the calling
+message was cancelled meanwhile). Releases happen on ``Scheduler.advance``, in the calling
 thread and in ``send_at`` order, and otherwise in real time on the scheduler's own thread. Held
 messages are not "pending work" for ``wait_idle()``: a message held for a day would make every
 wait time out. Nothing here knows about a particular provider; each personality's window rules,
@@ -37,7 +37,7 @@ _MAX_SLEEP = 60.0
 
 
 class Clock:
-    """The emulator's "now": real UTC time plus an offset moved only by :meth:`advance`."""
+    """The emulator's "now": real UTC time plus an offset moved only by ``advance``."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -71,7 +71,7 @@ class Clock:
 
 
 class Scheduler:
-    """Messages held until the :class:`Clock` reaches their time, released in time order."""
+    """Messages held until the ``Clock`` reaches their time, released in time order."""
 
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
@@ -92,7 +92,7 @@ class Scheduler:
         self._thread.start()
 
     def stop(self) -> None:
-        """Stop the release thread; held messages stay held (and :meth:`advance` still works)."""
+        """Stop the release thread; held messages stay held (and ``advance`` still works)."""
         with self._cond:
             self._stopping = True
             self._cond.notify_all()

@@ -1,5 +1,5 @@
 """Telnyx's scheduled messages, as the emulator plays them (the rest of Telnyx is in
-:mod:`.telnyx`).
+``.telnyx``).
 
 * Create: ``send_at`` (ISO 8601, e.g. ``2019-01-23T18:30:00Z``) on ``POST /v2/messages`` or
   ``POST /v2/messages/schedule`` (same body; there ``send_at`` is required). The answer is the

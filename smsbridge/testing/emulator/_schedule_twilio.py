@@ -1,4 +1,4 @@
-"""Twilio's Message Scheduling, as the emulator plays it (the rest of Twilio is in :mod:`.twilio`).
+"""Twilio's Message Scheduling, as the emulator plays it (the rest of Twilio is in ``.twilio``).
 
 * Create: the usual ``POST .../Messages.json`` with ``ScheduleType=fixed``, ``SendAt`` (ISO 8601
   UTC, ``YYYY-MM-DDTHH:MM:SSZ``) and a ``MessagingServiceSid``; the message starts ``scheduled``

@@ -42,8 +42,8 @@ class EmulatorState:
     ``personalities`` maps each provider name to its personality, in rank order; ``opted_out``
     and ``webhooks`` have one entry per provider. ``idempotency`` holds the answers to sends made
     with an idempotency key, keyed by ``(key, method, path)``, for a personality that replays them.
-    ``clock`` is the emulated world's time (:meth:`now`); ``scheduler`` holds the messages
-    scheduled for later (:meth:`hold`, :meth:`cancel`).
+    ``clock`` is the emulated world's time (``now``); ``scheduler`` holds the messages
+    scheduled for later (``hold``, ``cancel``).
     """
 
     config: Config
@@ -131,7 +131,7 @@ class EmulatorState:
     def remember_answer(
         self, slot: tuple[str, str, str], request_body: bytes, response: Response
     ) -> None:
-        """Store the answer to a send made with an idempotency key, for :meth:`recall_answer`."""
+        """Store the answer to a send made with an idempotency key, for ``recall_answer``."""
         with self.lock:
             self.idempotency[slot] = {
                 "request_body": request_body,
@@ -149,8 +149,8 @@ class EmulatorState:
 
     def hold(self, record: MessageRecord, steps: list[Step], factory: DeliveryFactory) -> None:
         """Keep an accepted message (with ``send_at``) until the clock reaches its time, then
-        take ``steps``: the first at once, the rest ``progress_delay`` apart (:meth:`progress`).
-        Until then :meth:`cancel` may cancel it."""
+        take ``steps``: the first at once, the rest ``progress_delay`` apart (``progress``).
+        Until then ``cancel`` may cancel it."""
         if record.send_at is None:
             raise ValueError("only a message with send_at can be held")
         with self.lock:

@@ -3,7 +3,7 @@
 * API: ``POST``/``GET .../Accounts/{sid}/Messages.json`` (send, list with ``To``/``From``/
   ``DateSent`` filters and pages), ``GET .../Messages/{sid}.json``; Basic auth with the account
   SID and auth token, or an API key (``twilio_api_keys``). Scheduling (``SendAt``) and cancel
-  (``POST .../Messages/{sid}.json``, ``Status=canceled``): :mod:`._schedule_twilio`.
+  (``POST .../Messages/{sid}.json``, ``Status=canceled``): ``._schedule_twilio``.
 * Webhooks: form-encoded, signed with ``X-Twilio-Signature`` (the auth token, or a SharedKey:
   ``twilio_shared_key``), with an ``I-Twilio-Idempotency-Token``.
 * Options: ``twilio_account_sid``, ``twilio_auth_token``, ``twilio_api_keys``,

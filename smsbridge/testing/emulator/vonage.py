@@ -9,7 +9,7 @@
   ``undeliverable`` with an ``error`` object for a failed delivery) to the message's
   ``webhook_url``, else to the webhook set for its sending number (``set_webhook``), echoing
   ``client_ref``; inbound messages likewise. Each is signed as Vonage signs them: an HS256 JWT
-  with the signature secret, carrying ``payload_hash`` (:func:`sign_vonage`).
+  with the signature secret, carrying ``payload_hash`` (``sign_vonage``).
 * A send to an opted-out number is accepted, then ``rejected`` with error 1240, as Vonage does.
 * Options (and attributes): ``vonage_api_key``, ``vonage_api_secret``,
   ``vonage_signature_secret``, ``vonage_application_id``, ``vonage_private_key`` (RSA PEM; one
