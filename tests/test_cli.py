@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import argparse
+import io
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
 
+from smsbridge.cli import build_parser
+from smsbridge.cli.demo import NEXT_PAGE
 from smsbridge.testing import Emulator, sign_twilio
 
 TWILIO_FROM = "+15005550006"
@@ -381,6 +388,12 @@ def test_demo_runs_end_to_end() -> None:
         "exactly once",
     ):
         assert needle in out, needle
+    # The failover step shows Twilio tried twice, and says why, right after it.
+    failover = out[out.index("== 3.") : out.index("== 4.")]
+    assert failover.count("twilio: provider_unavailable/refused") == 2
+    assert "why twilio twice: a 503 means nothing was sent" in failover
+    # It ends by pointing at the page that does the same in your own app.
+    assert out.rstrip().endswith(NEXT_PAGE)
 
 
 def test_an_unusable_default_store_says_how_to_choose_another(
@@ -397,3 +410,212 @@ def test_an_unusable_default_store_says_how_to_choose_another(
     assert "--store" in result.stderr
     assert "SMSBRIDGE_STORE" in result.stderr
     assert emu.messages() == []
+
+
+# -- help, the demo's last words, emulator --verbose, warnings (issue 13) ------------------------
+def _commands(
+    parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], argparse.ArgumentParser]]:
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _commands(sub, (*path, name))
+
+
+def test_each_help_shows_the_defaults_and_an_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every command's --help gives each option's default value (the ones that are values:
+    ports, paths, seconds) and ends with an example of the command."""
+    from smsbridge.cli._help import shows_default
+
+    monkeypatch.setenv("COLUMNS", "100")
+    shown = 0
+    for path, parser in _commands(build_parser()):
+        text = parser.format_help()
+        folded = " ".join(text.split())
+        for action in parser._actions:
+            if shows_default(action):
+                assert f"(default: {action.default})" in folded, (path, action.option_strings)
+                shown += 1
+        examples = text[text.index("\nexample") :]
+        command = " ".join(("smsbridge", *path))
+        assert any(line.strip().startswith(command) for line in examples.splitlines()), path
+    assert shown >= 10  # the ports, hosts, paths and timeouts of serve, emulator, check, send
+
+
+def test_a_not_given_default_is_not_shown_as_a_value() -> None:
+    """None and off are not printed as "(default: None)" / "(default: False)"."""
+    for path, parser in _commands(build_parser()):
+        text = parser.format_help()
+        assert "(default: None)" not in text, path
+        assert "(default: False)" not in text, path
+        assert "(default: [])" not in text, path
+
+
+def test_concurrency_given_makes_a_bulk_send_its_default_does_not() -> None:
+    """--concurrency shows its default (16) yet only a given one makes send a bulk send."""
+    from smsbridge.cli.send_many import wants_bulk
+
+    parser = build_parser()
+    one = parser.parse_args(["send", "--to", HANDSET, "--body", "x"])
+    assert one.concurrency == 16
+    assert not wants_bulk(one)
+    assert wants_bulk(parser.parse_args(["send", "--to", HANDSET, "--concurrency", "16"]))
+
+
+def test_the_demo_points_at_the_quickstart_page() -> None:
+    """The demo's last line is the published Quickstart: the site's root (pyproject's
+    Documentation URL) + the page docs/quickstart.md."""
+    root = Path(__file__).resolve().parents[1]
+    pyproject = (root / "pyproject.toml").read_text()
+    site = re.search(r'^Documentation = "([^"]+)"', pyproject, re.MULTILINE)
+    assert site is not None
+    assert site.group(1) + "quickstart/" == NEXT_PAGE
+    assert (root / "docs" / "quickstart.md").is_file()
+
+
+def test_the_demo_explains_a_retry_only_when_it_shows_one() -> None:
+    """The note appears for a provider tried more than once, and names the retry's delay."""
+    from smsbridge.cli.demo import _retry_note
+    from smsbridge.routing import Retry
+
+    once = [SimpleNamespace(provider="twilio"), SimpleNamespace(provider="telnyx")]
+    assert _retry_note(once, Retry()) is None
+    twice = [SimpleNamespace(provider="twilio")] * 2 + [SimpleNamespace(provider="telnyx")]
+    note = _retry_note(twice, Retry(backoff=0.25))
+    assert note is not None
+    assert "why twilio twice" in note
+    assert "0.25 s later" in note
+
+
+def _lines_until(capsys: pytest.CaptureFixture[str], needle: str) -> str:
+    """What has been printed, once ``needle`` is in it (bounded: a failure, not a hang)."""
+    seen = ""
+    deadline = time.monotonic() + 20
+    while needle not in seen:
+        assert time.monotonic() < deadline, f"never printed {needle!r}: {seen}"
+        time.sleep(0.02)
+        seen += capsys.readouterr().out
+    return seen
+
+
+def test_emulator_verbose_prints_each_request_without_secrets(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """smsbridge emulator --verbose prints one line per request received: listener, method,
+    path and answered status. The Authorization header shows its scheme only, query values
+    outside the control API are hidden, bodies never appear."""
+    from smsbridge import Bridge
+    from smsbridge.cli.emulator import run_emulator
+    from smsbridge.providers import Twilio
+
+    args = build_parser().parse_args(
+        ["emulator", "--port", "0", "--progress-delay", "0.05", "--verbose"]
+    )
+    stop = threading.Event()
+    thread = threading.Thread(target=run_emulator, args=(args,), kwargs={"stop": stop})
+    thread.start()
+    try:
+        started = _lines_until(capsys, "Press Ctrl-C")
+        exports = dict(
+            line.strip().removeprefix("export ").split("=", 1)
+            for line in started.splitlines()
+            if line.strip().startswith("export ")
+        )
+        main_url = re.search(r"listening on (http://\S+)", started)
+        assert main_url is not None
+        sid, token = exports["TWILIO_ACCOUNT_SID"], exports["TWILIO_AUTH_TOKEN"]
+        twilio = Twilio(sid, token, from_=TWILIO_FROM, base_url=exports["TWILIO_BASE_URL"])
+        with Bridge(twilio) as sms:
+            sms.send(to=HANDSET, body="body-text-never-printed")
+        telnyx = exports["TELNYX_BASE_URL"]
+        httpx.get(
+            f"{telnyx}/v2/messages/x?api_key=query-secret", headers={"Authorization": "bare-secret"}
+        )
+        httpx.get(f"{main_url.group(1)}/_emulator/messages?provider=twilio")
+        printed = _lines_until(capsys, "/_emulator/messages")
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    requests = printed.splitlines()
+    assert any(
+        line.endswith(
+            f"[twilio] POST /2010-04-01/Accounts/{sid}/Messages.json -> 201  "
+            "(Authorization: Basic ***)"
+        )
+        for line in requests
+    ), printed
+    (telnyx_line,) = [line for line in requests if "/v2/messages/x" in line]
+    assert telnyx_line.endswith(
+        "[telnyx] GET /v2/messages/x?api_key=*** -> 401  (Authorization: ***)"
+    )
+    assert any(
+        line.endswith("[main] GET /_emulator/messages?provider=twilio -> 200") for line in requests
+    )
+    for secret in (token, "query-secret", "bare-secret", "body-text-never-printed"):
+        assert secret not in printed
+
+
+def test_a_long_message_warning_is_printed_once(env: dict[str, str], emu: Emulator) -> None:
+    """A body of 11 segments: one warning line on stderr, not one from the log and one from
+    the command; a bulk send of three prints the first and then the count."""
+    body = "x" * 1550  # 11 GSM-7 segments of 153 characters
+    one = run("send", "--to", HANDSET, "--body", body, env=env)
+    assert one.returncode == 0, one.stderr
+    assert one.stderr.count("body takes 11 GSM-7 segments (over 10)") == 1
+    assert "warning" not in one.stdout
+    to = ("--to", HANDSET, "--to", "+14155552672", "--to", "+14155552673")
+    many = run("send", *to, "--body", body, env=env)
+    assert many.returncode == 0, many.stderr
+    assert many.stderr.count("body takes 11 GSM-7 segments") == 1
+    assert "warning: 3 messages took more than 10 segments each" in many.stderr
+    assert len(emu.messages("twilio")) == 4
+
+
+def test_a_reference_without_public_url_warns(
+    env: dict[str, str], emu: Emulator, tmp_path: Path
+) -> None:
+    """--reference (or a CSV reference column) with no --public-url: a warning that no status
+    event will carry it, and the message is sent; with --public-url, no warning."""
+    alone = run("send", "--to", HANDSET, "--body", "x", "--reference", "order-7", env=env)
+    assert alone.returncode == 0, alone.stderr
+    assert (
+        "warning: --reference order-7 will not come back on status events without --public-url"
+        in alone.stderr
+    )
+    public = ("--public-url", "http://127.0.0.1:9")  # nothing listens: callbacks just fail
+    placed = run("send", "--to", HANDSET, "--body", "x", "--reference", "order-8", *public, env=env)
+    assert placed.returncode == 0, placed.stderr
+    assert "warning" not in placed.stderr
+    rows = tmp_path / "in.csv"
+    rows.write_text(f"to,body,reference\n{HANDSET},hi,r-1\n")
+    bulk = run("send", "--csv", str(rows), env=env)
+    assert bulk.returncode == 0, bulk.stderr
+    assert "warning: the CSV's reference column will not come back" in bulk.stderr
+    assert len(emu.messages()) == 3
+
+
+def test_webhook_check_reads_a_raw_body_to_its_content_length(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A raw capture saved with a final newline (an editor adds one) still verifies: the body
+    ends where Content-Length says, as a server reads it."""
+    from smsbridge.cli.webhook_check import check_command
+
+    token = "t0ken-for-this-test"
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", token)
+    url = "https://app.example.com/sms/webhook"
+    params = {"MessageSid": "SM" + "5" * 32, "From": HANDSET, "Body": "Hello"}
+    signature = sign_twilio(url, params, auth_token=token)["X-Twilio-Signature"]
+    body = str(httpx.QueryParams(params))
+    head = (
+        "POST /sms/webhook HTTP/1.1\nHost: app.example.com\n"
+        "Content-Type: application/x-www-form-urlencoded\n"
+        f"X-Twilio-Signature: {signature}\n"
+    )
+    capture = tmp_path / "captured.http"
+    args = build_parser().parse_args(["webhook", "check", "--request", str(capture), "--url", url])
+    capture.write_text(f"{head}Content-Length: {len(body)}\n\n{body}\n")
+    assert check_command(args, out=io.StringIO(), err=io.StringIO()) == 0
+    capture.write_text(f"{head}\n{body}\n")  # no length: the newline is part of the body
+    assert check_command(args, out=io.StringIO(), err=io.StringIO()) == 1

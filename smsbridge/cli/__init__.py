@@ -12,13 +12,16 @@ scripts can rely on:
       without a UTC offset, in the past or outside every provider's window, a provider that
       cannot do what was asked)
 3     a provider or endpoint could not be reached, or the outcome is unknown
+130   stopped by Ctrl-C (a bulk send finishes the messages in flight and prints its summary)
 ====  ==============================================================
 
+docs/cli.md lists the same codes (tests/test_cli_docs.py checks that they agree).
+
 Each command lives in its own module of this package, which adds the command's options
-(``add_arguments``) and runs it (``run_*``): :mod:`~smsbridge.cli.send`,
-:mod:`~smsbridge.cli.cancel`, :mod:`~smsbridge.cli.status`, :mod:`~smsbridge.cli.serve`,
-:mod:`~smsbridge.cli.emulator`, :mod:`~smsbridge.cli.demo` and
-:mod:`~smsbridge.cli.webhook_check`. A command may also give an ``error_hint`` (set as the
+(``add_arguments``) and runs it (``run_*``): ``send``,
+``cancel``, ``status``, ``serve``,
+``emulator``, ``demo`` and
+``webhook_check``. A command may also give an ``error_hint`` (set as the
 parser's default): the line printed after an error of that command, in its own terms.
 Building the parser imports only their light parts; what a command needs to run (uvicorn,
 httpx, the emulator) is imported when it runs.
@@ -31,6 +34,7 @@ import logging
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import Any
 
 from smsbridge._errors import (
     ConfigError,
@@ -41,12 +45,27 @@ from smsbridge._errors import (
     Unsupported,
 )
 
-__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_UNREACHABLE", "EXIT_USAGE", "main"]
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_UNREACHABLE",
+    "EXIT_USAGE",
+    "main",
+]
 
 EXIT_OK = 0
+"""Exit code: success."""
 EXIT_FAILED = 1
+"""Exit code: the operation failed (message refused, signature invalid, demo step failed, too
+late to cancel, no such message)."""
 EXIT_USAGE = 2
+"""Exit code: a usage or configuration error (bad number, missing variable, bad flag, a send
+time outside every provider's window, a provider that cannot do what was asked)."""
 EXIT_UNREACHABLE = 3
+"""Exit code: a provider or endpoint could not be reached, or the outcome is unknown."""
+EXIT_INTERRUPTED = 130
+"""Exit code: stopped by Ctrl-C (the shell's 128 + SIGINT)."""
 
 
 def _send(args: argparse.Namespace) -> int:
@@ -91,6 +110,31 @@ def _webhook_check(args: argparse.Namespace) -> int:
     return check_command(args)
 
 
+class _Version(argparse.Action):
+    """``--version``: prints ``smsbridge X.Y.Z`` and exits 0. The version is the installed
+    distribution's (its metadata, written from pyproject.toml), read only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        kwargs.update(nargs=0, default=argparse.SUPPRESS)
+        super().__init__(option_strings, argparse.SUPPRESS, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            installed = version("smsbridge")
+        except PackageNotFoundError:  # a source tree on sys.path, never installed
+            from smsbridge import __version__ as installed
+        print(f"smsbridge {installed}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every command."""
     # Each command's module adds its own options; these imports stay light (see the modules).
@@ -102,32 +146,56 @@ def build_parser() -> argparse.ArgumentParser:
     from smsbridge.cli import serve as serve_command
     from smsbridge.cli import status as status_command
     from smsbridge.cli import webhook_check
+    from smsbridge.cli._help import HelpFormatter
+    from smsbridge.cli._help import examples as format_examples
 
     parser = argparse.ArgumentParser(
         prog="smsbridge",
-        description="Send and receive SMS through Twilio and Telnyx; emulate them offline.",
+        description="Send and receive SMS and MMS through Twilio, Telnyx and Vonage; "
+        "emulate them offline. 'smsbridge COMMAND --help' describes a command.",
+        formatter_class=HelpFormatter,
+        epilog=format_examples("smsbridge demo", "smsbridge emulator", "smsbridge send --help"),
     )
     parser.add_argument(
         "--debug",
         action="store_true",
         help="show tracebacks and debug logs (the exit codes stay the same)",
     )
+    parser.add_argument("--version", action=_Version, help="print the installed version and exit")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    send = commands.add_parser(
+    # Every command's help shows its options' defaults and ends with examples (cli._help).
+    def command(
+        group: argparse._SubParsersAction[argparse.ArgumentParser],
+        name: str,
+        examples: Sequence[str],
+        **kwargs: Any,
+    ) -> argparse.ArgumentParser:
+        return group.add_parser(
+            name, formatter_class=HelpFormatter, epilog=format_examples(*examples), **kwargs
+        )
+
+    send = command(
+        commands,
         "send",
-        help="send one message (or many: --csv, --to-file, --bulk) with Bridge.from_env()",
-        description="Send one SMS/MMS using SMSBRIDGE_PROVIDERS and the providers' variables "
-        "(TWILIO_BASE_URL / TELNYX_BASE_URL point them at the emulator). Idempotency keys are "
-        "kept in a persistent store, so a repeated run with the same key does not send again. "
-        "With --csv, --to-file or --bulk it sends many messages, resumable with --job.",
+        send_command.EXAMPLES + send_many_command.EXAMPLES,
+        help="send a message (or many: --csv, --to-file, repeated --to)",
+        description="Send one SMS or MMS through the providers configured in the environment "
+        "(Bridge.from_env(): SMSBRIDGE_PROVIDERS and each provider's variables; a *_BASE_URL "
+        "points a provider at the emulator). With several providers, the next one is tried "
+        "when one refuses the message (never when it may have sent it). Idempotency keys are "
+        "kept in a persistent store, so a second run with the same --idempotency-key does not "
+        "send again. With --csv, --to-file or a repeated --to it sends many messages, "
+        "resumable with --job.",
     )
     send_command.add_arguments(send)
     send_many_command.add_arguments(send)
     send.set_defaults(func=_send)
 
-    cancel = commands.add_parser(
+    cancel = command(
+        commands,
         "cancel",
+        cancel_command.EXAMPLES,
         help="cancel a scheduled message: cancel PROVIDER ID",
         description="Cancel a message scheduled with send --at, by its provider and the "
         "provider's id for it (Bridge.cancel). Cancelling one already canceled succeeds too.",
@@ -135,8 +203,10 @@ def build_parser() -> argparse.ArgumentParser:
     cancel_command.add_arguments(cancel)
     cancel.set_defaults(func=_cancel, error_hint=cancel_command.error_hint)
 
-    status = commands.add_parser(
+    status = command(
+        commands,
         "status",
+        status_command.EXAMPLES,
         help="read a message's status back from its provider: status PROVIDER ID",
         description="Read one message back from its provider by id (Bridge.fetch): its "
         "status, the provider's own status word, its error code and send_at.",
@@ -144,39 +214,59 @@ def build_parser() -> argparse.ArgumentParser:
     status_command.add_arguments(status)
     status.set_defaults(func=_status, error_hint=status_command.error_hint)
 
-    emulator = commands.add_parser(
+    emulator = command(
+        commands,
         "emulator",
-        help="run the Twilio + Telnyx emulator",
-        description="Serve Twilio- and Telnyx-compatible messaging APIs on 127.0.0.1.",
+        emulator_command.EXAMPLES,
+        help="run the provider emulator on 127.0.0.1 (fake accounts, no network)",
+        description="Serve Twilio-, Telnyx- and Vonage-compatible messaging APIs on "
+        "127.0.0.1 until Ctrl-C, and print the variables that point an application (or "
+        "smsbridge send) at them. Messages move through queued, sent and delivered, with "
+        "signed status callbacks; faults are injected through the control API.",
     )
     emulator_command.add_arguments(emulator)
     emulator.set_defaults(func=_emulator)
 
-    serve = commands.add_parser(
+    serve = command(
+        commands,
         "serve",
-        help="run the unified webhook endpoint",
+        serve_command.EXAMPLES,
+        help="run the webhook endpoint: inbound messages and statuses, verified",
         description="Serve one webhook endpoint for every configured provider (needs the "
-        "'server' extra); print each verified event as a JSON line or POST it on.",
+        "'server' extra): each webhook is verified, parsed and acknowledged, and each event "
+        "printed as a line of JSON on standard output, or POSTed to --forward-url.",
     )
     serve_command.add_arguments(serve)
     serve.set_defaults(func=_serve)
 
-    demo = commands.add_parser(
+    demo = command(
+        commands,
         "demo",
-        help="show the whole library working offline",
+        demo_command.EXAMPLES,
+        help="show the whole library working offline, in a few seconds",
         description="Start the emulator and a webhook endpoint on loopback and walk through "
-        "sends, failover, status callbacks, inbound replies and rejected forgeries.",
+        "sends, failover, status callbacks, inbound replies and rejected forgeries, checking "
+        "each step. Needs no account and no extra.",
     )
     demo_command.add_arguments(demo)
     demo.set_defaults(func=_demo)
 
-    webhook = commands.add_parser("webhook", help="webhook tools")
+    webhook = command(
+        commands,
+        "webhook",
+        webhook_check.EXAMPLES,
+        help="webhook tools: webhook check",
+        description="Tools for webhooks. 'smsbridge webhook check --help' for the one there is.",
+    )
     webhook_commands = webhook.add_subparsers(dest="webhook_command", metavar="COMMAND")
-    check = webhook_commands.add_parser(
+    check = command(
+        webhook_commands,
         "check",
+        webhook_check.EXAMPLES,
         help="explain why a captured webhook's signature fails",
         description="Check a captured webhook's signature with the secrets in the environment "
-        "(TWILIO_AUTH_TOKEN, TELNYX_PUBLIC_KEY) and show which URL variant would match.",
+        "(TWILIO_AUTH_TOKEN, TWILIO_SHARED_KEYS, TELNYX_PUBLIC_KEY, VONAGE_SIGNATURE_SECRET) "
+        "and, when it fails, show which URL variant (scheme, host, port, path) would match.",
     )
     webhook_check.add_arguments(check)
     check.set_defaults(func=_webhook_check)
@@ -210,7 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(func(args))
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except SmsBridgeError as exc:
         _traceback(args)
         print(f"smsbridge: error: {exc}", file=sys.stderr)

@@ -4,7 +4,7 @@ repeated ``--to`` flags.
 Files are read lazily, one record at a time as the senders ask for the next message, so memory
 stays flat whatever the file's length. What can be checked before anything is sent (the file
 opens, the CSV header names known columns) is checked when the input is opened; a row that is
-not a message (more cells than the header names) becomes a :class:`BadRow`, which
+not a message (more cells than the header names) becomes a ``BadRow``, which
 ``Bridge.send_many`` reports as a failed item without sending anything.
 """
 
@@ -70,7 +70,7 @@ class Row(dict[str, Any]):
 class BadRow:
     """A CSV row that is not a message. It is deliberately not a mapping: ``send_many``
     refuses anything that is not a message before sending, so the row is reported as a failed
-    item (``invalid_request``) in its place; :attr:`problem` says what is wrong with it."""
+    item (``invalid_request``) in its place; ``problem`` says what is wrong with it."""
 
     row: int
     to: str
@@ -114,7 +114,7 @@ class Shared:
 
 
 def open_input(path: str, option: str) -> IO[bytes]:
-    """Open an input file (``-`` is standard input) for :func:`text_lines`.
+    """Open an input file (``-`` is standard input) for ``text_lines``.
 
     Raises:
         InputError: the file cannot be opened.
@@ -277,7 +277,7 @@ def count_csv(path: str) -> int | None:
 
 
 def count_numbers(path: str) -> int | None:
-    """The number of numbers in a file of numbers (see :func:`number_file`); ``None`` when it
+    """The number of numbers in a file of numbers (see ``number_file``); ``None`` when it
     cannot tell."""
     if path == "-":
         return None

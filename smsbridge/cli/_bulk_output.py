@@ -52,7 +52,7 @@ _BAR = (
 
 
 def outcome(item: BulkItem) -> dict[str, Any]:
-    """One message's outcome, keyed by :data:`RESULT_COLUMNS`."""
+    """One message's outcome, keyed by ``RESULT_COLUMNS``."""
     raw, message, result, error = item.input, item.message, item.result, item.error
     # An input this command did not read is numbered as the inputs were given.
     row = raw.row if isinstance(raw, (Row, BadRow)) else item.index + 1

@@ -1,7 +1,7 @@
 """What ``smsbridge cancel`` and ``smsbridge status`` share: one message named by its provider
 and the provider's id for it, one request about it, one line (or ``--json``) about the answer.
 
-The bridge is built as ``smsbridge send`` builds it (:func:`~smsbridge.cli.send.bridge_from_args`:
+The bridge is built as ``smsbridge send`` builds it (``bridge_from_args``:
 the environment and ``--store``), so the provider must be configured in ``SMSBRIDGE_PROVIDERS``
 or ``SMSBRIDGE_RECEIVE_ONLY``; a receive-only one counts, since its messages can still be read
 and cancelled after a switch of vendor.
@@ -66,7 +66,7 @@ def run(
 ) -> int:
     """Build the bridge, do ``operation`` on ``PROVIDER ID`` and print the answer (one line
     starting with ``prefix``, or ``--json``). Returns the exit code; errors are raised for
-    :func:`smsbridge.cli.main` to report.
+    ``smsbridge.cli.main`` to report.
 
     Raises:
         UsageError: the id is not one the provider could have given (exit 2, no request made).

@@ -1,7 +1,7 @@
 """A dependency-free webhook endpoint on the standard library's HTTP server.
 
 It backs ``smsbridge demo``, which must run on the core install alone (no uvicorn): requests go
-through the same :class:`~smsbridge.webhooks._runner.WebhookHandler` as the framework adapters,
+through the same ``WebhookHandler`` as the framework adapters,
 in inline mode, so verified, non-duplicate events go to ``on_event`` and a string it returns is
 the reply.
 """

@@ -5,7 +5,7 @@ client that opens a connection and sends nothing, or sends a request a byte at a
 the connection for as long as it likes; a few hundred such clients fill ``limit_concurrency``
 and every real webhook then gets 503.
 
-:func:`deadline_protocol` builds a subclass of uvicorn's h11 protocol that starts a timer when a
+``deadline_protocol`` builds a subclass of uvicorn's h11 protocol that starts a timer when a
 connection opens, and when the first bytes of a later request on it arrive, and cancels it once
 h11 has the whole request (headers and body). When the timer fires first, the connection is
 closed: with a ``408 Request Timeout`` if the headers were still incomplete (no application
@@ -20,7 +20,7 @@ at startup with a clear message rather than silently serving without the deadlin
   ``data_received``, ``connection_lost`` and ``on_response_complete`` (called after each
   response, when uvicorn arms its keep-alive timer and parses pipelined data);
 * the instance attributes ``conn`` (the ``h11.Connection``), ``transport`` and ``loop``,
-  checked by :func:`check_protocol`, which builds one instance at startup the way uvicorn's
+  checked by ``check_protocol``, which builds one instance at startup the way uvicorn's
   server does. That check cannot wait for the first connection: asyncio drops a connection
   whose protocol fails to build without logging anything (outside its debug mode).
 

@@ -14,7 +14,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from smsbridge._errors import SmsBridgeError
 
-__all__ = ["add_arguments", "error_hint", "run_cancel"]
+__all__ = ["EXAMPLES", "add_arguments", "error_hint", "run_cancel"]
+
+EXAMPLES = ("smsbridge cancel twilio SM0123456789abcdef0123456789abcdef",)
+"""Shown at the end of ``smsbridge cancel --help``."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

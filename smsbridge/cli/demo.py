@@ -19,19 +19,31 @@ from smsbridge._errors import ProviderError, SmsBridgeError
 
 if TYPE_CHECKING:
     from smsbridge._bridge import Bridge
+    from smsbridge.routing import Retry
     from smsbridge.testing.emulator import Emulator
     from smsbridge.webhooks import WebhookOutcome
 
-__all__ = ["add_arguments", "run_demo"]
+__all__ = ["EXAMPLES", "NEXT_PAGE", "add_arguments", "run_demo"]
+
+NEXT_PAGE = "https://smsbridge.github.io/smsbridge/quickstart/"
+"""The page the demo ends by pointing at: the same steps in your own application."""
 
 TWILIO_NUMBER = "+15005550006"
 TELNYX_NUMBER = "+15005550007"
 HANDSET = "+14155552671"
 
 
+EXAMPLES = ("smsbridge demo", "smsbridge demo --fast")
+"""Shown at the end of ``smsbridge demo --help``."""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``smsbridge demo`` to ``parser``."""
-    parser.add_argument("--fast", action="store_true", help="shorter pauses between steps")
+    parser.add_argument(
+        "--fast",
+        action="store_true",
+        help="shorter pauses between status steps (0.15 s instead of 0.4 s)",
+    )
 
 
 class Timeline:
@@ -154,7 +166,30 @@ def _send_steps(t: Timeline, sms: Bridge, emulator: Emulator, events: Events) ->
         result.provider == "telnyx" and result.from_ == TELNYX_NUMBER,
         f"sent via {result.provider} from {result.from_}; attempts: {attempts}",
     )
+    retried = _retry_note(result.attempts, sms.routing.retry)
+    if retried:
+        t.say(retried)
     _wait_status(t, events, "telnyx", result.provider_message_id)
+
+
+def _retry_note(attempts: Any, retry: Retry | None) -> str | None:
+    """Why a provider appears more than once among the attempts, or ``None`` if none does."""
+    tries: dict[str, int] = {}
+    for attempt in attempts:
+        tries[attempt.provider] = tries.get(attempt.provider, 0) + 1
+    repeated = [(name, count) for name, count in tries.items() if count > 1]
+    if not repeated:
+        return None
+    name, count = repeated[0]
+    times = "twice" if count == 2 else f"{count} times"
+    again = "again"
+    if retry is not None and retry.backoff:
+        again = f"again {retry.backoff:g} s later"
+    return (
+        f"    why {name} {times}: a 503 means nothing was sent, so the bridge tried {name} "
+        f"{again} before failing over (Bridge's retry= setting, by default Retry(total=1): "
+        "one retry per provider; see the failover guide)"
+    )
 
 
 def _inbound_from(provider: str) -> Callable[[Any], bool]:
@@ -312,6 +347,12 @@ def run_demo(args: argparse.Namespace) -> int:
     print(file=t.out)
     if t.failures:
         t.say(f"{len(t.failures)} step(s) did not behave as shown", "✗")
-        return 1
-    t.say("every step behaved as shown", "✓")
-    return 0
+    else:
+        t.say("every step behaved as shown", "✓")
+    print(
+        f"\nNext: do the same in your own app (sending, the webhook endpoint, failover, tests "
+        f"against this emulator):\n  {NEXT_PAGE}",
+        file=t.out,
+        flush=True,
+    )
+    return 1 if t.failures else 0

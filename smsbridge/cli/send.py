@@ -1,7 +1,7 @@
 """``smsbridge send``: one message through ``Bridge.from_env()``, keyed in a persistent store.
 
 Given ``--csv``, ``--to-file`` or ``--bulk`` (or another option of a bulk send), the command
-sends many messages instead: :mod:`smsbridge.cli.send_many` does that, with the same store and
+sends many messages instead: ``smsbridge.cli.send_many`` does that, with the same store and
 bridge as this module builds.
 
 Each run of the command is a new process, so an in-memory store would forget an idempotency
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from smsbridge.stores import Store
 
 __all__ = [
+    "EXAMPLES",
     "UsageError",
     "add_arguments",
     "add_store_argument",
@@ -36,7 +37,13 @@ __all__ = [
 
 
 class UsageError(ValueError):
-    """A command line that cannot run as given (conflicting or missing options): exit 2."""
+    """A command line that cannot run as given (conflicting or missing options): exit 2.
+
+    Examples:
+        >>> from smsbridge.cli import main
+        >>> main(["send", "--to", "+14155552671", "--to", "+14155552672"])  # no --body
+        2
+    """
 
 
 def default_store_path() -> Path:
@@ -47,13 +54,13 @@ def default_store_path() -> Path:
 
 
 def default_store_url() -> str:
-    """:func:`default_store_path` as a store URL (what ``--help`` shows)."""
+    """``default_store_path`` as a store URL (what ``--help`` shows)."""
     # An absolute path after "sqlite:///" gives the four slashes of an absolute SQLite URL.
     return f"sqlite:///{default_store_path().as_posix()}"
 
 
 def add_store_argument(parser: argparse.ArgumentParser) -> None:
-    """``--store URL``, as every command that builds a bridge with :func:`bridge_from_args`
+    """``--store URL``, as every command that builds a bridge with ``bridge_from_args``
     takes it."""
     parser.add_argument(
         "--store",
@@ -61,6 +68,15 @@ def add_store_argument(parser: argparse.ArgumentParser) -> None:
         help="where idempotency keys and breaker state live: memory:, sqlite:///path or "
         f"redis://host:port/db (default: $SMSBRIDGE_STORE if set, else {default_store_url()})",
     )
+
+
+EXAMPLES = (
+    'smsbridge send --to +14155552671 --body "Your code is 123456"',
+    "# a national number; the reference comes back on the status events your endpoint gets:",
+    'smsbridge send --to "(415) 555-2671" --region US --body "Hi" --reference order-42 '
+    "--public-url https://app.example.com",
+)
+"""Shown at the end of ``smsbridge send --help``."""
 
 
 def add_arguments(send: argparse.ArgumentParser) -> None:
@@ -71,27 +87,56 @@ def add_arguments(send: argparse.ArgumentParser) -> None:
         "--to",
         action="append",
         metavar="NUMBER",
-        help="recipient, E.164 or national with --region (repeat it to send to each)",
+        help="recipient: E.164 (+14155552671), or national with --region; repeat it to send "
+        "the message to each",
     )
-    send.add_argument("--body", default="", help="message text")
-    send.add_argument("--from", dest="from_", help="sender number or ID")
+    send.add_argument(
+        "--body", metavar="TEXT", help="message text (a message needs --body or --media)"
+    )
+    send.add_argument(
+        "--from",
+        dest="from_",
+        metavar="SENDER",
+        help="sender: E.164 number, short code or alphanumeric ID (default: each provider's "
+        "own, from its *_FROM variable)",
+    )
     send.add_argument(
         "--media",
         "--media-url",
         dest="media",
         action="append",
         metavar="URL",
-        help="media URL (repeatable)",
+        help="public URL of an image or file to attach, making it an MMS (repeat it, up to 10)",
     )
-    send.add_argument("--provider", help="use only this provider (twilio, telnyx)")
-    send.add_argument("--region", help="region of a national --to number, e.g. US or GB")
-    send.add_argument("--reference", help="your reference, returned on status events")
+    send.add_argument(
+        "--provider",
+        metavar="NAME",
+        help="send through this one of the configured providers only, with no failover "
+        "(default: every provider of SMSBRIDGE_PROVIDERS, in order)",
+    )
+    send.add_argument(
+        "--region", metavar="CODE", help="country of a national --to number: US, GB, FR, ..."
+    )
+    send.add_argument(
+        "--reference",
+        metavar="TEXT",
+        help="your id for the message (an order number): every status event of the message "
+        "carries it, which needs --public-url",
+    )
     send.add_argument(
         "--idempotency-key",
-        help="send at most once per key, across runs (the key is kept in --store)",
+        metavar="KEY",
+        help="send at most once per KEY, across runs: a second run prints the first result "
+        "(the key is kept in --store)",
     )
     add_store_argument(send)
-    send.add_argument("--public-url", help="base URL status callbacks should go to")
+    send.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="where the providers reach your webhook endpoint (https://app.example.com, or the "
+        "endpoint's full URL): the message's status callbacks go there (default: the "
+        "webhook configured at the provider, which gets no --reference)",
+    )
     send.add_argument(
         "--at",
         metavar="TIME",
@@ -99,7 +144,9 @@ def add_arguments(send: argparse.ArgumentParser) -> None:
         "2026-12-24T09:00:00+01:00 or 2026-12-24T08:00:00Z (a CSV's send_at cell wins); only "
         "providers that can hold it until then are used (see docs/scheduling.md)",
     )
-    send.add_argument("--json", action="store_true", help="print the SendResult as JSON")
+    send.add_argument(
+        "--json", action="store_true", help="print the SendResult as one line of JSON"
+    )
 
 
 def _default_store() -> Store:
@@ -171,16 +218,22 @@ def _recipient(args: argparse.Namespace) -> str:
 
 def run_send(args: argparse.Namespace, environ: Any = None) -> int:
     """Send the message the arguments describe (or, for a bulk command line, every message:
-    see :mod:`smsbridge.cli.send_many`); print the result. Returns the exit code."""
+    see ``smsbridge.cli.send_many``); print the result. Returns the exit code."""
     from smsbridge._status import MessageStatus
     from smsbridge.cli._send_at import format_time
+    from smsbridge.cli._warnings import long_message_log_silenced, reference_warning, warn
     from smsbridge.cli.send_many import run_send_many, wants_bulk
 
     if wants_bulk(args):
         return run_send_many(args, environ)
     to = _recipient(args)
     send_at = send_at_of(args)  # before the bridge: a bad --at is reported first
-    with bridge_from_args(args, environ) as bridge:
+    reference = f"--reference {args.reference}" if args.reference else None
+    unreturned = reference_warning(reference, args.public_url)
+    # The command prints a long message's warning itself, once (see cli._warnings).
+    with bridge_from_args(args, environ) as bridge, long_message_log_silenced():
+        if unreturned:
+            warn(unreturned)  # once the bridge is configured, before anything is sent
         result = bridge.send(
             to=to,
             body=args.body or "",
@@ -191,6 +244,8 @@ def run_send(args: argparse.Namespace, environ: Any = None) -> int:
             idempotency_key=args.idempotency_key,
             send_at=send_at,
         )
+    for warning in result.warnings:
+        warn(warning)
     if args.json:
         print(result.model_dump_json(exclude={"raw"}))
         return 0
@@ -209,6 +264,4 @@ def run_send(args: argparse.Namespace, environ: Any = None) -> int:
         print(f"(an earlier run {verb} it with this idempotency key; nothing was sent now)")
     if scheduled_now:
         print(f"(cancel it with: smsbridge cancel {result.provider} {result.provider_message_id})")
-    for warning in result.warnings:
-        print(f"warning: {warning}")
     return 0

@@ -1,7 +1,7 @@
 """``smsbridge send`` for many messages: ``--csv FILE``, ``--to-file FILE`` or ``--bulk`` with
-repeated ``--to``, through :meth:`Bridge.send_many <smsbridge.Bridge.send_many>`.
+repeated ``--to``, through ``Bridge.send_many``.
 
-Inputs are read lazily (see :mod:`._bulk_input`), so a file of any length is sent in flat
+Inputs are read lazily (see ``._bulk_input``), so a file of any length is sent in flat
 memory. On a terminal a progress bar shows the counts, the rate and the time left, and a
 summary ends the run; when standard output is not a terminal (or with ``--json``) every message
 is one JSON line on it, and a ``{"summary": ...}`` line ends the run. ``--results`` writes a CSV
@@ -25,14 +25,23 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, cast
 
+from smsbridge.cli._help import Default
+
 if TYPE_CHECKING:
     from smsbridge.bulk import BulkInput
     from smsbridge.cli._bulk_input import BadRow, Row
     from smsbridge.cli._bulk_output import ProgressBar
 
-__all__ = ["DEFAULT_CONCURRENCY", "add_arguments", "run_send_many", "wants_bulk"]
+__all__ = ["DEFAULT_CONCURRENCY", "EXAMPLES", "add_arguments", "run_send_many", "wants_bulk"]
+
+EXAMPLES = (
+    "# many messages from a CSV (columns to,body,...), resumable after a crash:",
+    "smsbridge send --csv customers.csv --job december-promo --results sent.csv",
+)
+"""The bulk examples at the end of ``smsbridge send --help``."""
 
 DEFAULT_CONCURRENCY = 16
+"""Sends in flight at once in a bulk ``smsbridge send`` without ``--concurrency``."""
 _SHOWN_FAILURES = 10  # failures printed above the bar; the rest are in the summary and results
 EXIT_INTERRUPTED = 130  # the shell's code for a command ended by Ctrl-C (128 + SIGINT)
 
@@ -73,7 +82,9 @@ def add_arguments(send: argparse.ArgumentParser) -> None:
         help="a file of numbers, one a line (blank lines and # comments are skipped)",
     )
     group.add_argument(
-        "--bulk", action="store_true", help="send to each --to (which may then be repeated)"
+        "--bulk",
+        action="store_true",
+        help="a bulk send (progress, summary, JSON lines) even for a single --to",
     )
     group.add_argument(
         "--job",
@@ -89,15 +100,17 @@ def add_arguments(send: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--concurrency",
         type=_positive,
+        # A Default: the value a bulk send uses, yet not given, so it does not make one.
+        default=Default(DEFAULT_CONCURRENCY),
         metavar="N",
-        help=f"messages in flight at once (default {DEFAULT_CONCURRENCY})",
+        help="messages in flight at once",
     )
     group.add_argument(
         "--total",
         type=_count,
         metavar="N",
-        help="the number of messages, for the time left (default: counted by a first pass "
-        "over the file)",
+        help="the number of messages, for the progress bar's time left (default: counted by "
+        "a first pass over the file)",
     )
 
 
@@ -111,7 +124,8 @@ def wants_bulk(args: argparse.Namespace) -> bool:
     )
     # A repeated --to sends to each recipient (one --to sends one message).
     return len(args.to or ()) > 1 or any(
-        value is not None and value is not False for value in values
+        value is not None and value is not False and not isinstance(value, Default)
+        for value in values
     )
 
 
@@ -237,6 +251,7 @@ def run_send_many(args: argparse.Namespace, environ: Any = None) -> int:
     from smsbridge.bulk import BulkProgress
     from smsbridge.cli import _bulk_output as output
     from smsbridge.cli._bulk_input import InputError
+    from smsbridge.cli._warnings import LongMessages, long_message_log_silenced, warn
     from smsbridge.cli.send import bridge_from_args
 
     _check(args)
@@ -247,11 +262,17 @@ def run_send_many(args: argparse.Namespace, environ: Any = None) -> int:
     with contextlib.ExitStack() as stack:
         inputs = _inputs(args, stack)  # before the bridge: a bad file is reported first
         bridge = stack.enter_context(bridge_from_args(args, environ))
+        unreturned = _reference_warning(args, inputs)
+        if unreturned:
+            warn(unreturned)
+        # Each long message's warning would be logged once per message: see cli._warnings.
+        stack.enter_context(long_message_log_silenced())
+        long_messages = LongMessages()
         # A bad --job or --concurrency raises here, before the results file or any send.
         items = bridge.send_many(
             # A BadRow is not a message on purpose: send_many refuses it without sending.
             cast("Iterable[BulkInput]", _until(stop, inputs)),
-            concurrency=args.concurrency or DEFAULT_CONCURRENCY,
+            concurrency=int(args.concurrency or DEFAULT_CONCURRENCY),
             job=args.job,
         )
         results = output.ResultsFile(args.results) if args.results else None
@@ -280,6 +301,10 @@ def run_send_many(args: argparse.Namespace, environ: Any = None) -> int:
                     if not item.ok and not json_lines and shown <= _SHOWN_FAILURES:
                         shown += 1
                         _note(bar, _failure_note(data, shown))
+                    warnings = item.result.warnings if item.result is not None else ()
+                    long_line = long_messages.first(warnings, f"row {data['row']} {data['to']}")
+                    if long_line:
+                        _note(bar, f"warning: {long_line}")
             except InputError as exc:
                 # Raised by the input once the messages before it are out: report them too.
                 input_error = exc
@@ -301,12 +326,30 @@ def run_send_many(args: argparse.Namespace, environ: Any = None) -> int:
         )
         stream = sys.stderr if json_lines else sys.stdout
         print("\n".join(lines), file=stream, flush=True)
+    counted = long_messages.summary()
+    if counted:
+        warn(counted)
     if input_error is not None:
         print(f"smsbridge: error: {input_error}", file=sys.stderr)
         return 2
     if interrupted:
         return EXIT_INTERRUPTED
     return 1 if progress.failed or progress.ambiguous else 0
+
+
+def _reference_warning(args: argparse.Namespace, inputs: Iterable[Row | BadRow]) -> str | None:
+    """The warning for references no status event will carry (``--reference``, or a CSV's
+    ``reference`` column, without ``--public-url``)."""
+    from smsbridge.cli._bulk_input import CsvInput
+    from smsbridge.cli._warnings import reference_warning
+
+    if args.reference:
+        source: str | None = f"--reference {args.reference}"
+    elif isinstance(inputs, CsvInput) and "reference" in inputs.columns:
+        source = "the CSV's reference column"
+    else:
+        source = None
+    return reference_warning(source, args.public_url)
 
 
 def _failure_note(data: dict[str, Any], shown: int) -> str:

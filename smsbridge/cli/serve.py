@@ -5,13 +5,13 @@ Each verified event is printed as one line of JSON on stdout, or POSTed as JSON 
 
 The endpoint faces the internet, so uvicorn runs with bounds it does not set by itself: a
 connection limit, a keep-alive timeout, and a deadline for each request's headers and body
-(:mod:`smsbridge.cli._serve_limits`), so that clients sending slowly cannot hold every
+(``smsbridge.cli._serve_limits``), so that clients sending slowly cannot hold every
 connection.
 uvicorn's proxy-headers middleware is off: the bridge decides which forwarded headers to
 believe (``--trusted-proxy``), from the real socket peer.
 
 The forward URL may carry credentials (``user:pass@``) or a token in its query string; only
-:func:`redact_url`'s form of it is ever printed or logged.
+``redact_url``'s form of it is ever printed or logged.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ __all__ = [
     "DEFAULT_LIMIT_CONCURRENCY",
     "DEFAULT_REQUEST_TIMEOUT",
     "DEFAULT_TIMEOUT_KEEP_ALIVE",
+    "EXAMPLES",
     "add_arguments",
     "event_json",
     "run_serve",
@@ -50,17 +51,32 @@ DEFAULT_REQUEST_TIMEOUT = 10.0
 """Seconds a client has to send a whole request (webhooks are a few KiB, sent from data centres)."""
 
 
+EXAMPLES = (
+    "smsbridge serve --port 8000",
+    "# behind your proxy at https://app.example.com, events POSTed to your own service:",
+    "smsbridge serve --public-url https://app.example.com --trusted-proxy 127.0.0.1 "
+    "--forward-url http://127.0.0.1:9000/sms-events",
+)
+"""Shown at the end of ``smsbridge serve --help``."""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``smsbridge serve`` to ``parser``."""
     parser.add_argument(
-        "--host", default="127.0.0.1", help="address to bind (default: %(default)s)"
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (0.0.0.0: every interface, to be reachable from outside)",
     )
-    parser.add_argument("--port", type=int, default=8000, help="port (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on")
     parser.add_argument(
-        "--path", default="/sms/webhook", help="endpoint path (default: %(default)s)"
+        "--path", default="/sms/webhook", help="the endpoint's path (others answer 404)"
     )
     parser.add_argument(
-        "--public-url", metavar="URL", help="base URL providers call (for signature checks)"
+        "--public-url",
+        metavar="URL",
+        help="the URL providers call, as set in their consoles: https://app.example.com or "
+        "the endpoint's full URL; signatures are checked against it (default: the URL the "
+        "request arrived on, rebuilt from --trusted-proxy headers)",
     )
     parser.add_argument(
         "--forward-url",
@@ -80,14 +96,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_positive_int,
         default=DEFAULT_LIMIT_CONCURRENCY,
         metavar="N",
-        help="open connections before new requests get 503 (default: %(default)s)",
+        help="open connections before new requests get 503",
     )
     parser.add_argument(
         "--timeout-keep-alive",
         type=_positive_int,
         default=DEFAULT_TIMEOUT_KEEP_ALIVE,
         metavar="SECONDS",
-        help="close a connection idle this long between requests (default: %(default)s)",
+        help="close a connection idle this long between requests",
     )
     parser.add_argument(
         "--request-timeout",
@@ -95,7 +111,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_REQUEST_TIMEOUT,
         metavar="SECONDS",
         help="drop a connection whose request (headers and body) has not fully arrived this "
-        "long after it began, or after the connection opened (default: %(default)s)",
+        "long after it began, or after the connection opened",
     )
 
 
@@ -183,7 +199,7 @@ def _check_forward_url(url: str) -> str:
     """The printable form of ``url``, after checking httpx takes it as an absolute http(s) URL.
 
     The printable form is made from httpx's normalised URL, the form its log lines quote, so
-    that :class:`_RedactForwardUrl` recognises them.
+    that ``_RedactForwardUrl`` recognises them.
     """
     import httpx
 

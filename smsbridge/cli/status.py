@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from smsbridge._errors import SmsBridgeError
 
-__all__ = ["add_arguments", "error_hint", "run_status"]
+__all__ = ["EXAMPLES", "add_arguments", "error_hint", "run_status"]
+
+EXAMPLES = (
+    "smsbridge status twilio SM0123456789abcdef0123456789abcdef",
+    "smsbridge status telnyx 40317f3c-0f70-4e7a-9a3b-8a8f3f1c2d4e --json",
+)
+"""Shown at the end of ``smsbridge status --help``."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -11,7 +11,7 @@ Exit codes: 0 the signature is valid, 1 it is not, 2 usage or configuration erro
 
 This module reads the capture and runs the check; it knows no provider. The provider is
 detected by its webhook codec (signature header, then shape), whose
-:meth:`~smsbridge.providers.WebhookCodec.check` verifies the capture and explains a failure.
+``check`` verifies the capture and explains a failure.
 """
 
 from __future__ import annotations
@@ -30,21 +30,45 @@ from smsbridge.webhooks._diagnosis import EXIT_INVALID, EXIT_OK, Capture, Captur
 if TYPE_CHECKING:
     from smsbridge.providers._base import WebhookCodec
 
-__all__ = ["Captured", "CheckError", "add_arguments", "check_command", "read_captured"]
+__all__ = [
+    "EXAMPLES",
+    "Captured",
+    "CheckError",
+    "add_arguments",
+    "check_command",
+    "read_captured",
+]
+
+EXAMPLES = (
+    "# a raw HTTP request captured at your endpoint, with the public URL your app uses:",
+    "smsbridge webhook check --request captured.http --public-url https://app.example.com",
+    "# or its parts:",
+    "smsbridge webhook check --url http://127.0.0.1:8000/sms/webhook "
+    "-H 'X-Twilio-Signature: ...' --body-file body.txt",
+)
+"""Shown at the end of ``smsbridge webhook check --help``."""
 
 EXIT_USAGE = 2
 MAX_FILE = 16 << 20
 
 
 class CheckError(Exception):
-    """A usage or configuration problem: printed as one line, exit code 2."""
+    """A usage or configuration problem: printed as one line, exit code 2.
+
+    Examples:
+        >>> from smsbridge.cli import main
+        >>> main(["webhook", "check", "--request", "missing.http"])  # cannot read it
+        2
+    """
 
 
 # -- reading the capture ----------------------------------------------------------------------
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the options of ``smsbridge webhook check`` to ``parser``."""
     parser.add_argument("--url", help="the URL as the app saw it (full, with the query string)")
-    parser.add_argument("--method", help="HTTP method (default POST, or the raw request's)")
+    parser.add_argument(
+        "--method", help="HTTP method (default: the raw request's with --request, else POST)"
+    )
     parser.add_argument(
         "-H",
         "--header",
@@ -75,14 +99,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the webhook URL as configured at the provider (a hint for the diagnosis; repeat)",
     )
     parser.add_argument(
-        "--provider", choices=names(), help="default: from the signature header, else the shape"
+        "--provider",
+        choices=names(),
+        help="the provider that sent it (default: found from the signature header, else from "
+        "the body's shape)",
     )
     parser.add_argument(
         "--tolerance",
         type=float,
         default=300.0,
         metavar="SECONDS",
-        help="Telnyx timestamp window (default 300)",
+        help="how far a signed timestamp may be from now, in seconds (Telnyx)",
     )
 
 
@@ -142,7 +169,22 @@ def _parse_raw(data: bytes) -> tuple[str, str, list[tuple[str, str]], bytes]:
     parts = lines[0].split()
     if len(parts) < 2:
         raise CheckError(f"not an HTTP request line: {lines[0][:60]!r}")
-    return parts[0].upper(), parts[1], [_header_line(line) for line in lines[1:] if line], body
+    headers = [_header_line(line) for line in lines[1:] if line]
+    return parts[0].upper(), parts[1], headers, _body_within_length(body, headers)
+
+
+def _body_within_length(body: bytes, headers: list[tuple[str, str]]) -> bytes:
+    """``body`` cut to the request's Content-Length, as a server reads it: a capture saved
+    from an editor often gains a final newline that the provider never signed."""
+    length = next((v.strip() for k, v in headers if k.lower() == "content-length"), "")
+    if (
+        length.isascii()
+        and length.isdigit()
+        and len(body) > int(length)
+        and not body[int(length) :].strip()
+    ):
+        return body[: int(length)]
+    return body
 
 
 def read_captured(args: argparse.Namespace) -> Captured:
@@ -182,7 +224,7 @@ def check_command(
     """Run ``smsbridge webhook check``: print the verdict, return the exit code.
 
     Args:
-        args: parsed options (see :func:`add_arguments`).
+        args: parsed options (see ``add_arguments``).
         out: where the verdict goes (standard output by default).
         err: where a usage or configuration error goes (standard error by default).
 

@@ -1,7 +1,7 @@
 """The emulator's HTTP/1.1 server: stdlib ``ThreadingHTTPServer`` with keep-alive.
 
 One thread per connection, so a client pool of ~50 keep-alive connections gets 50 server
-threads. A :class:`Listener` can be paused (its socket closed, so new connections are refused
+threads. A ``Listener`` can be paused (its socket closed, so new connections are refused
 by the OS and pooled ones see EOF) and resumed on the same port: that is how the ``refuse``
 fault makes a client see a real ``ConnectError``.
 """
@@ -25,6 +25,9 @@ from smsbridge.testing.emulator._common import Request, Response, json_response
 __all__ = ["App", "Listener"]
 
 logger = logging.getLogger("smsbridge.testing.emulator")
+# One INFO line per request received (``smsbridge emulator --verbose``): method, path, answer;
+# the Authorization header's scheme only, never its credentials, and never a body.
+requests_log = logging.getLogger("smsbridge.testing.emulator.requests")
 
 App = Callable[[Request, str], Response]
 MAX_BODY = 8 * 1024 * 1024
@@ -171,6 +174,8 @@ class _Handler(BaseHTTPRequestHandler):
         stopping = self.server.listener.stopping
         if response.delay > 0 and stopping.wait(response.delay):
             response = Response(action="close")
+        if requests_log.isEnabledFor(logging.INFO):
+            requests_log.info("%s", self._request_line(response))
         if response.action == "close":
             self.close_connection = True
             return
@@ -187,6 +192,28 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
+
+    def _request_line(self, response: Response) -> str:
+        """One line about this request and its answer, safe to print: the query's values are
+        hidden (outside the control API) and only the Authorization scheme is named."""
+        path, _, query = self.path.partition("?")
+        if query and not path.startswith("/_emulator/"):
+            query = "&".join(f"{pair.partition('=')[0]}=***" for pair in query.split("&"))
+        answer = {
+            "close": "connection closed unanswered (fault)",
+            "hang": "no answer (fault: hangs until the client gives up)",
+        }.get(response.action, str(response.status))
+        auth = ""
+        header = self.headers.get("Authorization")
+        if header is not None:
+            # "Basic <credentials>": the scheme is a word; anything else may be a bare secret.
+            scheme, space, _ = header.strip().partition(" ")
+            named = space and scheme.isalpha() and len(scheme) <= 20
+            auth = f"  (Authorization: {scheme + ' ' if named else ''}***)"
+        target = path + (f"?{query}" if query else "")
+        line = f"[{self.server.listener.role}] {self.command} {target[:300]} -> {answer}{auth}"
+        # A client's bytes reach a terminal: no control character, no escape sequence.
+        return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in line)
 
     def _hang(self, stopping: threading.Event) -> None:
         """Answer nothing until the client gives up, the listener pauses or the server stops."""
