@@ -133,8 +133,8 @@ def _selected(only: list[str]) -> list[str]:
     return [n for n in BENCHMARKS if n in names]  # always in the suite's order
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the selected benchmarks, print the table, write the JSON; see the module doc."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m benchmarks`` (tests check the documented commands)."""
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks", description=__doc__.splitlines()[0]
     )
@@ -151,7 +151,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--server-workers", type=int, default=1, metavar="N", help="loopback server processes"
     )
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the selected benchmarks, print the table, write the JSON; see the module doc."""
+    args = build_parser().parse_args(argv)
     names = _selected(args.only)
     report: dict[str, Any] = {
         "date": now_iso(),

@@ -503,8 +503,8 @@ def text_report(report: dict[str, Any], strict: bool = False) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the soak, print the report, write the JSON; see the module docstring."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m benchmarks.soak`` (tests check the documented commands)."""
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks.soak", description=__doc__.splitlines()[0]
     )
@@ -521,7 +521,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, help="the chaos schedule's seed")
     parser.add_argument("--strict", action="store_true", help="documented duplicates fail too")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON, metavar="PATH")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the soak, print the report, write the JSON; see the module docstring."""
+    args = build_parser().parse_args(argv)
     if args.messages is None and args.minutes is None:
         args.messages = 20000
     log(
