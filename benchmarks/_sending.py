@@ -218,36 +218,47 @@ async def twilio_async(server: Server, n: int) -> tuple[Run, dict[str, Any]]:
     return run, {}
 
 
-async def bare_aiohttp(server: Server, n: int) -> tuple[Run, dict[str, Any]]:
-    """One aiohttp session posting what Twilio's codec builds, nothing else."""
-    import aiohttp
-
+def _codec_target(server: Server) -> tuple[str, dict[str, str], bytes]:
+    """The URL, headers and first body Twilio's codec builds, less the framing headers aiohttp
+    writes itself (as ``AiohttpSender`` does)."""
     from smsbridge import Bridge
 
     provider = server.twilio()
     request = provider.build_request(Bridge(provider).message(TO, body(0)))
-    url = str(request.url)
-    # The codec's headers, less the framing ones aiohttp writes itself (as AiohttpSender does).
     headers = {k: v for k, v in request.headers.items() if k not in ("host", "content-length")}
+    return str(request.url), headers, request.content
 
-    def form(i: int) -> bytes:
-        return urlencode([("To", TO), ("From", FROM), ("Body", body(i))]).encode()
 
-    assert form(0) == request.content, "the bare client must post what the codec builds"
+async def _post_each(
+    server: Server, n: int, url: str, headers: dict[str, str], data: Callable[[int], bytes]
+) -> Run:
+    """One aiohttp session posting ``data(i)`` from ``CONCURRENCY`` tasks, the answers read."""
+    import aiohttp
+
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=2 * CONCURRENCY))
 
     async def one(i: int) -> bool:
-        async with session.post(url, data=form(i), headers=headers) as answer:
+        async with session.post(url, data=data(i), headers=headers) as answer:
             payload = json.loads(await answer.read())
             return answer.status == 201 and "sid" in payload
 
     try:
         await _pool(WARMUP, 0, one)
         stop = _measure(server, n)
-        run = stop(await _pool(n, WARMUP, one))
+        return stop(await _pool(n, WARMUP, one))
     finally:
         await session.close()
-    return run, {"headers": sorted(headers)}
+
+
+async def bare_aiohttp(server: Server, n: int) -> tuple[Run, dict[str, Any]]:
+    """One aiohttp session posting what Twilio's codec builds, nothing else."""
+    url, headers, first = _codec_target(server)
+
+    def form(i: int) -> bytes:
+        return urlencode([("To", TO), ("From", FROM), ("Body", body(i))]).encode()
+
+    assert form(0) == first, "the bare client must post what the codec builds"
+    return await _post_each(server, n, url, headers, form), {"headers": sorted(headers)}
 
 
 async def validating_aiohttp(server: Server, n: int) -> tuple[Run, dict[str, Any]]:
@@ -257,37 +268,22 @@ async def validating_aiohttp(server: Server, n: int) -> tuple[Run, dict[str, Any
     phonenumbers (no cache can help), and its body's segments are counted. Nothing else of
     smsbridge runs: this is the floor under the ``<= 1.25x`` target, measured.
     """
-    import aiohttp
     import phonenumbers
 
-    from smsbridge import Bridge
     from smsbridge._segments import segments
 
-    provider = server.twilio()
-    request = provider.build_request(Bridge(provider).message(TO, body(0)))
-    url = str(request.url)
-    headers = {k: v for k, v in request.headers.items() if k not in ("host", "content-length")}
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=2 * CONCURRENCY))
+    url, headers, _ = _codec_target(server)
 
-    async def one(i: int) -> bool:
+    def checked_form(i: int) -> bytes:
         number = phonenumbers.parse(f"+1415555{i % 10000:04d}", None)
         if not phonenumbers.is_valid_number(number):
-            return False
+            raise ValueError(f"not a valid number: {number}")
         to = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
         text = body(i)
         segments(text)
-        data = urlencode([("To", to), ("From", FROM), ("Body", text)]).encode()
-        async with session.post(url, data=data, headers=headers) as answer:
-            payload = json.loads(await answer.read())
-            return answer.status == 201 and "sid" in payload
+        return urlencode([("To", to), ("From", FROM), ("Body", text)]).encode()
 
-    try:
-        await _pool(WARMUP, 0, one)
-        stop = _measure(server, n)
-        run = stop(await _pool(n, WARMUP, one))
-    finally:
-        await session.close()
-    return run, {}
+    return await _post_each(server, n, url, headers, checked_form), {}
 
 
 # -- sync candidates ----------------------------------------------------------------------------
