@@ -466,20 +466,35 @@ def load(target: Target, total: int, concurrency: int, workdir: Path) -> Run:
 # -- the benchmark ------------------------------------------------------------------------------
 
 
+TARGETS: tuple[Target, ...] = ("serve", "adapter", "sdk")
+
+
 def run(quick: bool, server: dict[str, Any] | None = None) -> Result:
-    """Each server in turn, the same mix shape: 20,000 requests (2,000 quick), 50 senders."""
+    """Each server in turn, the same mix shape: 20,000 requests (2,000 quick), 50 senders.
+
+    Two rounds (one quick), the order of the servers rotated, so that a change in the
+    machine's other load does not fall on one server only; each server's faster round is
+    compared, and a round whose checks fail is kept over any that pass.
+    """
     total, concurrency = (2_000, 50) if quick else (20_000, 50)
+    rounds = 1 if quick else 2
     runs: dict[str, Run] = {}
+    every: dict[str, list[Run]] = {target: [] for target in TARGETS}
     with tempfile.TemporaryDirectory(prefix="webhook-load-") as tmp:
-        for target in ("serve", "adapter", "sdk"):
-            r = load(target, total, concurrency, Path(tmp))
-            runs[target] = r
-            verdict = "ok" if r.correctness["ok"] else f"FAILED {r.correctness['problems']}"
-            log(
-                f"webhook_load {target}: {r.rps:,.0f} req/s, p50 {r.p50_ms:.1f} ms, "
-                f"p99 {r.p99_ms:.1f} ms, RSS {r.rss_start / 2**20:.1f} -> "
-                f"{r.rss_end / 2**20:.1f} MiB, statuses {r.statuses}, checks {verdict}"
-            )
+        for index in range(rounds):
+            for target in TARGETS[index:] + TARGETS[:index]:
+                r = load(target, total, concurrency, Path(tmp))
+                every[target].append(r)
+                verdict = "ok" if r.correctness["ok"] else f"FAILED {r.correctness['problems']}"
+                log(
+                    f"webhook_load round {index + 1}/{rounds} {target}: {r.rps:,.0f} req/s, "
+                    f"p50 {r.p50_ms:.1f} ms, p99 {r.p99_ms:.1f} ms, RSS "
+                    f"{r.rss_start / 2**20:.1f} -> {r.rss_end / 2**20:.1f} MiB, "
+                    f"statuses {r.statuses}, checks {verdict}"
+                )
+    for target, tried in every.items():
+        failed = [r for r in tried if not r.correctness["ok"]]
+        runs[target] = failed[0] if failed else max(tried, key=lambda r: r.rps)
     sdk = runs["sdk"]
     names = {"serve": "smsbridge serve", "adapter": "FastAPI adapter"}
     rows = []
@@ -557,6 +572,7 @@ def run(quick: bool, server: dict[str, Any] | None = None) -> Result:
             }
             for t, r in runs.items()
         },
+        "rounds": {t: [r.rps for r in tried] for t, tried in every.items()},
     }
     return Result("webhook_load", rows, figures)
 
