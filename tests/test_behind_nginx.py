@@ -379,6 +379,19 @@ def test_misconfigured_proxy_is_refused_and_diagnosed(tmp_path: Path, variant: s
         assert named in report, report
         fix = re.search(r'^fix: Bridge\(\.\.\., public_url="([^"]+)"\)$', report, re.MULTILINE)
         assert fix, report
+        # Told that the app trusts this proxy, the check rebuilds the URL the app checks from
+        # the proxy's headers and names them as what to fix.
+        trusted = subprocess.run(
+            [*check, "--trusted-proxy"],
+            env=environment(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert trusted.returncode == 1, (trusted.stdout, trusted.stderr)
+        assert "(rebuilt from the trusted proxy's X-Forwarded-* headers)" in trusted.stdout
+        assert "fix: your proxy's X-Forwarded-* headers describe" in trusted.stdout
 
     # The fix it suggests works behind the same misconfigured proxy.
     with stack(tmp_path / "fixed", "serve", text, "--public-url", fix.group(1)) as app:

@@ -75,6 +75,64 @@ def test_proxy_variant_is_found_from_forwarded_headers(tmp_path: Path) -> None:
     assert "trusted_proxies" in out
 
 
+def test_a_trusted_proxys_headers_make_it_valid(tmp_path: Path) -> None:
+    """With --trusted-proxy the forwarded headers rebuild the URL, as in a bridge that lists
+    the proxy in trusted_proxies: the same capture that fails as seen passes."""
+    body, headers = capture(
+        tmp_path,
+        *twilio_inbound(PUBLIC),
+        extra="Host: internal:8000\nX-Forwarded-Proto: https\n"
+        "X-Forwarded-Host: public.example.com\n",
+    )
+    argv = ("--url", INTERNAL, "--headers", headers, "--body-file", body)
+    code, out, _ = run(*argv, "--trusted-proxy")
+    assert code == 0, out
+    assert f"url checked: {PUBLIC} (rebuilt from the trusted proxy's X-Forwarded-* headers)" in out
+    assert "result: VALID" in out
+    assert run(*argv)[0] == 1  # not trusted: the URL as seen, which Twilio did not sign
+
+
+def test_a_trusted_proxy_sending_the_wrong_host_is_named(tmp_path: Path) -> None:
+    """A trusted proxy whose X-Forwarded-Host is wrong: the fix names the proxy's headers, not
+    trusted_proxies (the app already trusts them)."""
+    body, headers = capture(
+        tmp_path,
+        *twilio_inbound(PUBLIC),
+        extra="Host: internal:8000\nX-Forwarded-Proto: https\nX-Forwarded-Host: internal\n",
+    )
+    code, out, _ = run(
+        "--url",
+        INTERNAL,
+        "--headers",
+        headers,
+        "--body-file",
+        body,
+        "--trusted-proxy",
+        "--webhook-url",
+        PUBLIC,
+    )
+    assert code == 1
+    assert "url checked: https://internal/sms/webhook (rebuilt from" in out
+    assert f"match: Twilio signed {PUBLIC}" in out
+    fix = [line for line in out.splitlines() if line.startswith("fix:")]
+    assert len(fix) == 1
+    assert "your proxy's X-Forwarded-* headers describe https://internal/sms/webhook" in fix[0]
+    assert "trusted_proxies" not in fix[0]
+
+
+def test_a_trusted_proxys_unusable_headers_are_a_usage_error(tmp_path: Path) -> None:
+    """Forwarded headers that do not form a URL: a clear error, exit 2, no traceback."""
+    body, headers = capture(
+        tmp_path, *twilio_inbound(PUBLIC), extra="Host: internal:8000\nX-Forwarded-Port: abc\n"
+    )
+    code, out, err = run(
+        "--url", INTERNAL, "--headers", headers, "--body-file", body, "--trusted-proxy"
+    )
+    assert code == 2, out
+    assert err.startswith("error: the X-Forwarded-* headers do not form a URL")
+    assert "Traceback" not in err
+
+
 def test_proxy_variant_is_found_from_webhook_url(tmp_path: Path) -> None:
     """With no forwarded headers, the URL configured at Twilio lets the check find the match."""
     body, headers = capture(tmp_path, *twilio_inbound(PUBLIC), extra="Host: internal:8000\n")

@@ -92,6 +92,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the app's Bridge(public_url=...): checked as the bridge would check it",
     )
     parser.add_argument(
+        "--trusted-proxy",
+        action="store_true",
+        help="the request came through a proxy the app lists in Bridge(trusted_proxies=...): "
+        "its X-Forwarded-* headers rebuild the URL checked (--public-url wins over them)",
+    )
+    parser.add_argument(
         "--webhook-url",
         action="append",
         default=[],
@@ -247,6 +253,7 @@ def check_command(
             tuple(args.webhook_url),
             args.tolerance,
             say,
+            trusted_proxy=args.trusted_proxy,
         )
         return EXIT_OK if codec.check(capture) else EXIT_INVALID
     except (CheckError, SmsBridgeError, ValueError, OSError) as exc:

@@ -86,6 +86,9 @@ class Capture:
         webhook_urls: the webhook URLs as configured at the provider (hints).
         tolerance: seconds a signed timestamp may be from now.
         say: prints one line of the verdict.
+        trusted_proxy: the request came from a proxy the app lists in ``trusted_proxies``, so
+            its ``X-Forwarded-*`` headers rebuild the URL checked (when there is no
+            ``public_url``, which wins, as in the bridge).
     """
 
     captured: Captured
@@ -94,16 +97,28 @@ class Capture:
     webhook_urls: tuple[str, ...]
     tolerance: float
     say: Callable[[str], None]
+    trusted_proxy: bool = False
 
     def checked_url(self) -> str:
-        """The URL a bridge with this ``public_url`` checks the signature against (the
-        captured URL when there is none).
+        """The URL the bridge checks the signature against: from ``public_url``, else rebuilt
+        from the forwarded headers of a trusted proxy, else the captured URL.
 
         Raises:
-            ConfigError: ``public_url`` is not a usable public URL.
+            ConfigError: ``public_url`` is not a usable public URL, or the forwarded headers
+                of a trusted proxy do not form a URL.
         """
         if not self.public_url:
-            return self.captured.url
+            if not self.trusted_proxy:
+                return self.captured.url
+            from smsbridge._errors import ConfigError
+            from smsbridge.webhooks._urls import forwarded_url
+
+            try:
+                return forwarded_url(self.request())
+            except ValueError as exc:
+                raise ConfigError(
+                    f"the X-Forwarded-* headers do not form a URL ({exc}): check the proxy"
+                ) from None
         from smsbridge._public_url import split_public_url
         from smsbridge.webhooks._urls import public_url_for
 
@@ -265,15 +280,27 @@ def describe(checked: str, signed: str) -> list[str]:
 
 
 def fixes(
-    captured: Captured, checked: str, signed: str, *, forwarded_ok: bool = False
+    captured: Captured,
+    checked: str,
+    signed: str,
+    *,
+    forwarded_ok: bool = False,
+    trusted_proxy: bool = False,
 ) -> list[str]:
     """What to change so the bridge checks the URL the provider signed.
 
     ``forwarded_ok`` says the capture's ``X-Forwarded-*`` headers rebuild a matching URL, so
-    trusting the proxy that sent them is a fix too.
+    trusting the proxy that sent them is a fix too. ``trusted_proxy`` says the app already
+    trusts them, and ``checked`` is what they rebuilt: the proxy sends the wrong ones.
     """
     from smsbridge.webhooks._urls import path_and_query
 
+    if trusted_proxy:
+        return [
+            f"your proxy's X-Forwarded-* headers describe {checked}, but the provider signed"
+            f" {signed}: make the proxy send the public scheme, host, port and path prefix"
+            f" (see contrib/nginx), or set Bridge(..., public_url=...), which wins over them"
+        ]
     tail = path_and_query(captured.url)
     if signed.endswith(tail) and len(signed) > len(tail):
         lines = [f'Bridge(..., public_url="{signed[: -len(tail)]}")']

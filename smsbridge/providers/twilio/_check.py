@@ -35,7 +35,9 @@ def check_twilio(capture: Capture) -> bool:
     if public_url and not public_url.startswith(("http://", "https://")):
         raise ConfigError("--public-url must start with http:// or https://")
     checked = capture.checked_url()
-    if not public_url:
+    if not public_url and capture.trusted_proxy:
+        say(f"url checked: {checked} (rebuilt from the trusted proxy's X-Forwarded-* headers)")
+    elif not public_url:
         say(f"url checked: {checked} (as captured)")
     elif split_public_url(public_url, None)[1]:
         say(f"url checked: {checked} (the public_url endpoint + the captured query)")
@@ -60,7 +62,7 @@ def check_twilio(capture: Capture) -> bool:
     for line in describe(checked, best):
         say(f"  - {line}")
     forwarded_ok = False
-    if not public_url:
+    if not public_url and not capture.trusted_proxy:
         try:
             rebuilt = forwarded_url(capture.request())
         except ValueError:
@@ -68,7 +70,8 @@ def check_twilio(capture: Capture) -> bool:
         forwarded_ok = rebuilt is not None and bool(
             _twilio_matches(capture, rebuilt, token, shared_keys, accepted_only=True)
         )
-    for line in fixes(captured, checked, best, forwarded_ok=forwarded_ok):
+    trusted = capture.trusted_proxy and not public_url
+    for line in fixes(captured, checked, best, forwarded_ok=forwarded_ok, trusted_proxy=trusted):
         say(f"fix: {line}")
     return False
 
