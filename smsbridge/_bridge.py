@@ -28,7 +28,7 @@ from smsbridge._clients import Clients
 from smsbridge._errors import ConfigError
 from smsbridge._outbound import build_message, with_warnings
 from smsbridge._public_url import split_public_url, trusted_networks
-from smsbridge._receiving import REFERENCE_PARAM, Receiving
+from smsbridge._receiving import DEFAULT_MAX_BODY, REFERENCE_PARAM, Receiving
 from smsbridge.providers._checks import check_positive
 from smsbridge.routing._breaker import CircuitBreaker
 from smsbridge.routing._retry import Retry
@@ -55,11 +55,6 @@ Delivery = Literal["at_most_once", "at_least_once"]
 # Shared, immutable defaults (Retry and CircuitBreaker are frozen values).
 DEFAULT_RETRY = Retry()
 DEFAULT_BREAKER = CircuitBreaker()
-# The largest webhooks: a Twilio inbound form with a 1600-character body of 4-byte characters,
-# every one percent-encoded (19,200 bytes), ten media URLs and some thirty other fields; a
-# Telnyx message.received with a 10-part text written as \u escapes and ten media objects.
-# Both stay under 24 KiB; 64 KiB leaves room, and forged bodies cost little to refuse.
-DEFAULT_MAX_BODY = 64 * 1024
 
 
 class Bridge(Receiving):
@@ -68,16 +63,11 @@ class Bridge(Receiving):
     Examples:
         >>> from smsbridge import Bridge
         >>> from smsbridge.providers import Twilio
-        >>> twilio = Twilio(
-        ...     "AC0123456789abcdef0123456789abcdef", "your_auth_token", from_="+15017122661"
-        ... )
+        >>> twilio = Twilio("AC" + "0" * 32, "your_auth_token", from_="+15017122661")
         >>> with Bridge(twilio) as sms:
         ...     result = sms.send(to="+14155552671", body="Your code is 123456")
 
-        Several providers in failover order, from the environment
-        (``SMSBRIDGE_PROVIDERS=twilio,telnyx`` and each provider's variables):
-
-        >>> sms = Bridge.from_env()
+        Several providers in failover order, from the environment: ``Bridge.from_env()``.
 
     Args:
         providers: one provider, a list of providers (ordered failover), or a routing policy.

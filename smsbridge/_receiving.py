@@ -18,10 +18,17 @@ if TYPE_CHECKING:
     from smsbridge.webhooks._outcome import WebhookOutcome
     from smsbridge.webhooks._request import WebhookRequest
 
-__all__ = ["REFERENCE_PARAM", "Receiving"]
+__all__ = ["DEFAULT_MAX_BODY", "REFERENCE_PARAM", "Receiving"]
 
 #: The query parameter carrying a send's ``reference`` on its status-callback URL.
 REFERENCE_PARAM = "smsbridge_ref"
+
+# The largest webhooks: a Twilio inbound form with a 1600-character body of 4-byte characters,
+# every one percent-encoded (19,200 bytes), ten media URLs and some thirty other fields; a
+# Telnyx message.received with a 10-part text written as \u escapes and ten media objects.
+# Both stay under 24 KiB; 64 KiB leaves room, and forged bodies cost little to refuse.
+DEFAULT_MAX_BODY = 64 * 1024
+"""The default ``max_body_size``: larger webhook bodies are refused (413) unread."""
 
 
 class Receiving:
