@@ -23,11 +23,13 @@ Generic modules (private, never name a provider; they loop over the personalitie
 
 Personality modules (public names, one per provider): ``twilio``, ``telnyx``, ``vonage``; a
 provider's scheduling act (window, errors, cancel) sits beside its personality in
-``_schedule_<name>`` (``_schedule_twilio``, ``_schedule_telnyx``). Each personality holds the
-provider's whole act: request routing and authentication, send validation, read-back and
-listing, error bodies, edge-fault answers, status callbacks and inbound webhooks (built and
-signed with the signer of the provider's package, ``smsbridge.providers.<name>._signer``), its
-fake account (constructor options, attributes, ``environment()`` variables, ``info()``).
+``_schedule_<name>`` (``_schedule_twilio``, ``_schedule_telnyx``), and its wire formats (the
+message resource it answers with, the bodies of its webhooks) in ``_payloads_<name>``. Each
+personality holds the rest of the provider's act: request routing and authentication, send
+validation, read-back and listing, error bodies, edge-fault answers, status callbacks and
+inbound webhooks (their bodies from ``_payloads_<name>``, signed with the signer of the
+provider's package, ``smsbridge.providers.<name>._signer``), its fake account (constructor
+options, attributes, ``environment()`` variables, ``info()``).
 
 Discovery
 =========
@@ -61,7 +63,8 @@ Adding a personality (say ``vonage``)
      ``Bridge.from_env``), ``info``; optionally ``reset``.
 
    ``.twilio`` (form-encoded, HMAC-signed) and ``.telnyx`` (JSON, Ed25519-signed, with
-   retries and idempotency keys) are complete examples.
+   retries and idempotency keys), with their ``_payloads_<name>`` modules, are complete
+   examples.
 3. Nothing else: the emulator, its control API, ``smsbridge emulator`` and ``environment()``
    pick it up. Tests that drive it go with the others (``tests/test_emulator*.py``).
 """

@@ -1,5 +1,5 @@
-"""Telnyx's scheduled messages, as the emulator plays them (the rest of Telnyx is in
-``.telnyx``).
+"""Telnyx's scheduled messages, as the emulator plays them (the rest of Telnyx: ``.telnyx``,
+and its message and webhook formats: ``._payloads_telnyx``).
 
 * Create: ``send_at`` (ISO 8601, e.g. ``2019-01-23T18:30:00Z``) on ``POST /v2/messages`` or
   ``POST /v2/messages/schedule`` (same body; there ``send_at`` is required). The answer is the
@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from smsbridge.testing.emulator._common import MessageRecord, Request, Response, Step, json_response
+from smsbridge.testing.emulator._payloads_telnyx import payload
 from smsbridge.testing.emulator._schedule import parse_instant
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ def progress(api: TelnyxPersonality, record: MessageRecord, steps: list[Step]) -
 
 def cancel(api: TelnyxPersonality, message_id: str) -> Response:
     """Answer ``DELETE /v2/messages/{id}``: cancel a scheduled message while Telnyx allows it."""
-    from smsbridge.testing.emulator.telnyx import error, payload
+    from smsbridge.testing.emulator.telnyx import error
 
     # Telnyx's example of a cancelled message has completed_at null (and nothing charged):
     # not completed, so payload() shows no cost either.

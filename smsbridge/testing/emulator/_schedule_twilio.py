@@ -1,4 +1,5 @@
-"""Twilio's Message Scheduling, as the emulator plays it (the rest of Twilio is in ``.twilio``).
+"""Twilio's Message Scheduling, as the emulator plays it (the rest of Twilio: ``.twilio``, and
+its resource and webhook formats: ``._payloads_twilio``).
 
 * Create: the usual ``POST .../Messages.json`` with ``ScheduleType=fixed``, ``SendAt`` (ISO 8601
   UTC, ``YYYY-MM-DDTHH:MM:SSZ``) and a ``MessagingServiceSid``; the message starts ``scheduled``
@@ -86,8 +87,9 @@ def cancel(api: TwilioPersonality, message_id: str, request: Request) -> Respons
 
     The emulator supports no other update (Twilio's ``Body=""`` redaction answers 20001).
     """
-    # Imported here: twilio.py imports this module, and its wire formats are defined there.
-    from smsbridge.testing.emulator.twilio import error, render
+    # Imported here: twilio.py and _payloads_twilio.py both import this module.
+    from smsbridge.testing.emulator._payloads_twilio import render
+    from smsbridge.testing.emulator.twilio import error
 
     form = dict(parse_qsl(request.body.decode("utf-8", "replace"), keep_blank_values=True))
     if form.get("Status") != CANCELED:

@@ -6,6 +6,7 @@
   signed with Ed25519 (``telnyx-signature-ed25519``, ``telnyx-timestamp``), three attempts per
   URL, then the failover URL. Status events go to the message's ``webhook_url``, else to the
   webhook set for its sending number (``set_webhook``), as a messaging profile's would.
+* Wire formats (the message record, event payloads and signed envelopes): ``._payloads_telnyx``.
 * Options: ``telnyx_api_key``, ``telnyx_signing_seed`` (32 bytes: the Ed25519 key pair; fixed
   by default so an app in another process can be configured once) and ``telnyx_port``;
   attributes ``emu.telnyx_api_key``, ``emu.telnyx_public_key`` (and ``emu.telnyx_url``).
@@ -20,12 +21,11 @@ import math
 import re
 import threading
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from smsbridge._models import MessageStatus
-from smsbridge.providers.telnyx._signer import TelnyxKeyPair, make_telnyx_keypair, sign_telnyx
+from smsbridge.providers.telnyx._signer import TelnyxKeyPair, make_telnyx_keypair
 from smsbridge.providers.telnyx._statuses import TELNYX_STATUS
 from smsbridge.testing.emulator import _schedule_telnyx as scheduling
 from smsbridge.testing.emulator._common import (
@@ -33,18 +33,16 @@ from smsbridge.testing.emulator._common import (
     Request,
     Response,
     Step,
-    content_type_of,
     gateway_error,
     is_e164,
     is_sender,
-    iso_millis,
     json_response,
     new_uuid,
-    now,
     segments,
 )
-from smsbridge.testing.emulator._delivery import Builder, Delivery
+from smsbridge.testing.emulator._delivery import Delivery
 from smsbridge.testing.emulator._faults import Fault
+from smsbridge.testing.emulator._payloads_telnyx import envelope_builder, inbound_payload, payload
 from smsbridge.testing.emulator._personality import Personality
 from smsbridge.testing.emulator._state import EmulatorState
 
@@ -53,9 +51,6 @@ __all__ = ["PERSONALITY", "TelnyxPersonality"]
 DEFAULT_API_KEY = "KEYEMULATOR_not_a_secret"  # fake: it opens nothing but this emulator
 DEFAULT_SEED = hashlib.sha256(b"smsbridge emulator telnyx signing key v1").digest()
 POOL_NUMBER = "+15005550007"  # the sender of messages sent through a messaging profile
-# Fake account identifiers, stable so that snapshots and demos read the same every run.
-DEFAULT_PROFILE_ID = "4001e7a1-0000-4000-8000-00000000e1e1"
-ORGANIZATION_ID = "0e1a7000-0000-4000-8000-00000000e1e1"
 
 ERRORS: dict[str, tuple[int, str, str]] = {
     "10003": (400, "Invalid URL", "The URL provided is not valid."),
@@ -77,18 +72,6 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "40305": (400, "Invalid 'from' address", "The 'from' address is not a valid sender."),
     "40310": (400, "Invalid 'to' address", "The 'to' address should be in +E.164 format."),
 }
-# Titles of errors reported after acceptance (``message.finalized`` ``errors[]``).
-DELIVERY_ERRORS: dict[str, tuple[str, str]] = {
-    "40001": ("Not routable", "The destination number is not routable."),
-    "40002": ("Blocked as spam - temporary", "The message was flagged as spam."),
-    "40003": ("Blocked as spam - permanent", "The message was flagged as spam."),
-    "40004": ("Rejected by destination", "The destination rejected the message."),
-    "40005": ("Message expired during transmission", "The message expired in transit."),
-    "40006": ("Recipient server unavailable", "The recipient's carrier was unavailable."),
-    "40008": ("Undeliverable", "The recipient carrier did not accept the message."),
-    "40014": ("Message expired in queue", "The message expired before it could be sent."),
-}
-
 _SEND_PATHS = ("/v2/messages", "/v2/messages/number_pool", scheduling.SCHEDULE_PATH)
 _MESSAGE = re.compile(r"^/v2/messages/(?P<id>[^/]+)$")
 _IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_:-]{1,255}$")
@@ -324,7 +307,7 @@ class TelnyxPersonality(Personality):
         return Delivery(self.name, "inbound", "message.received", body["id"], (url,), builder)
 
 
-# -- wire formats -------------------------------------------------------------------------------
+# -- errors and request bodies (messages and webhooks: ._payloads_telnyx) -----------------------
 
 
 def error(
@@ -370,139 +353,6 @@ def _parse_body(raw: bytes) -> dict[str, Any] | Response:
     ):
         return error("10015", "'media_urls' must be a list of URLs.", pointer="/media_urls")
     return fields
-
-
-def payload(record: MessageRecord, *, event: bool = False) -> dict[str, Any]:
-    """An outbound message as Telnyx shows it (the ``data`` of a send, or an event payload)."""
-    final = record.completed_at is not None
-    errors = []
-    if record.error_code:
-        title, detail = DELIVERY_ERRORS.get(record.error_code, ("Delivery failed", ""))
-        errors.append({"code": record.error_code, "title": title, "detail": detail})
-    cost = {"amount": f"{0.004 * record.segments:.4f}", "currency": "USD"}
-    body: dict[str, Any] = {
-        "record_type": "message",
-        "direction": "outbound",
-        "id": record.id,
-        "type": "MMS" if record.media_urls else "SMS",
-        "messaging_profile_id": record.sender_pool or DEFAULT_PROFILE_ID,
-        "organization_id": ORGANIZATION_ID,
-        "from": {"phone_number": record.from_, "carrier": "Telnyx", "line_type": "Wireless"},
-        "to": [
-            {
-                "phone_number": record.to,
-                "status": record.status,
-                "carrier": "Emulated Wireless",
-                "line_type": "Wireless",
-            }
-        ],
-        "cc": [],
-        "text": record.text,
-        "subject": record.extra.get("subject"),
-        "media": [
-            {"url": url, "content_type": content_type_of(url), "size": None, "sha256": None}
-            for url in record.media_urls
-        ],
-        "webhook_url": record.callback_url,
-        "webhook_failover_url": record.failover_url,
-        "encoding": record.encoding,
-        "parts": record.segments,
-        "tags": list(record.extra.get("tags", [])),
-        "cost": cost if final else None,
-        "cost_breakdown": {
-            "carrier_fee": {"amount": f"{0.003 * record.segments:.4f}", "currency": "USD"},
-            "rate": {"amount": f"{0.001 * record.segments:.4f}", "currency": "USD"},
-        }
-        if final
-        else None,
-        "received_at": iso_millis(record.created_at),
-        "sent_at": iso_millis(record.sent_at),
-        "completed_at": iso_millis(record.completed_at),
-        "valid_until": iso_millis(record.created_at + timedelta(hours=4)),
-        "errors": errors,
-        "smart_encoding_applied": False,
-        "wait_seconds": 0.0,
-    }
-    if record.send_at is not None:
-        body["send_at"] = iso_millis(record.send_at)
-    if event:
-        body.update(
-            tcr_campaign_billable=True,
-            tcr_campaign_id="CEMULATOR",
-            tcr_campaign_registered="REGISTERED",
-        )
-        del body["smart_encoding_applied"], body["wait_seconds"]
-    return body
-
-
-def inbound_payload(
-    from_: str, to: str, text: str, media_urls: tuple[str, ...], url: str, encoding: str, parts: int
-) -> dict[str, Any]:
-    """The payload of a ``message.received`` event: a handset texted one of our numbers."""
-    received = now()
-    return {
-        "cc": [],
-        "completed_at": None,
-        "cost": None,
-        "cost_breakdown": None,
-        "direction": "inbound",
-        "encoding": None if media_urls else encoding,
-        "errors": [],
-        "from": {"carrier": "Emulated Wireless", "line_type": "Wireless", "phone_number": from_},
-        "id": new_uuid(),
-        "media": [
-            {"url": u, "content_type": content_type_of(u), "size": None, "hash_sha256": None}
-            for u in media_urls
-        ],
-        "messaging_profile_id": DEFAULT_PROFILE_ID,
-        "organization_id": ORGANIZATION_ID,
-        "parts": parts,
-        "received_at": iso_millis(received),
-        "record_type": "message",
-        "sent_at": None,
-        "subject": "",
-        "tags": [],
-        "text": text,
-        "to": [
-            {
-                "carrier": "Telnyx",
-                "line_type": "Wireless",
-                "phone_number": to,
-                "status": "webhook_delivered",
-            }
-        ],
-        "type": "MMS" if media_urls else "SMS",
-        "valid_until": None,
-        "webhook_failover_url": None,
-        "webhook_url": url,
-    }
-
-
-def envelope_builder(event_type: str, body: dict[str, Any], keys: TelnyxKeyPair) -> Builder:
-    """Build each delivery attempt of one event: same event id, its attempt number, signed."""
-    event_id = new_uuid()
-    occurred_at = iso_millis(now())
-
-    def build(url: str, attempt: int) -> tuple[bytes, dict[str, str]]:
-        envelope = {
-            "data": {
-                "event_type": event_type,
-                "id": event_id,
-                "occurred_at": occurred_at,
-                "payload": body,
-                "record_type": "event",
-            },
-            "meta": {"attempt": attempt, "delivered_to": url},
-        }
-        raw = json.dumps(envelope, separators=(",", ":")).encode()
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "telnyx-webhooks",
-            **sign_telnyx(raw, signing_key=keys),
-        }
-        return raw, headers
-
-    return build
 
 
 PERSONALITY = TelnyxPersonality

@@ -6,6 +6,8 @@
   (``POST .../Messages/{sid}.json``, ``Status=canceled``): ``._schedule_twilio``.
 * Webhooks: form-encoded, signed with ``X-Twilio-Signature`` (the auth token, or a SharedKey:
   ``twilio_shared_key``), with an ``I-Twilio-Idempotency-Token``.
+* Wire formats (the Message resource, status callback and inbound webhook params):
+  ``._payloads_twilio``.
 * Options: ``twilio_account_sid``, ``twilio_auth_token``, ``twilio_api_keys``,
   ``twilio_shared_key`` (and ``twilio_port``); attributes ``emu.twilio_account_sid``,
   ``emu.twilio_auth_token`` (and ``emu.twilio_url``).
@@ -32,25 +34,27 @@ from smsbridge.testing.emulator._common import (
     Request,
     Response,
     Step,
-    content_type_of,
     gateway_error,
     is_e164,
     is_sender,
     json_response,
     new_uuid,
-    now,
-    random_bits,
-    rfc2822,
     segments,
 )
 from smsbridge.testing.emulator._delivery import Builder, Delivery
 from smsbridge.testing.emulator._faults import Fault
+from smsbridge.testing.emulator._payloads_twilio import (
+    API_VERSION,
+    inbound_params,
+    new_sid,
+    render,
+    status_params,
+)
 from smsbridge.testing.emulator._personality import Personality
 from smsbridge.testing.emulator._state import EmulatorState
 
 __all__ = ["PERSONALITY", "TwilioPersonality"]
 
-API_VERSION = "2010-04-01"
 DEFAULT_ACCOUNT_SID = "AC" + "e1" * 16
 # Fake credentials of the emulated account: they open nothing but this local emulator.
 DEFAULT_AUTH_TOKEN = "emulator0auth0token0not0a0secret"  # noqa: S105
@@ -77,22 +81,10 @@ ERRORS: dict[str, tuple[int, str]] = {
     "21614": (400, "'To' number is not a valid mobile number"),
     "21617": (400, "The concatenated message body exceeds the 1600 character limit"),
 }
-# ``error_message`` of a message that failed after acceptance.
-DELIVERY_ERRORS = {
-    "30003": "Unreachable destination handset",
-    "30004": "Message blocked",
-    "30005": "Unknown destination handset",
-    "30006": "Landline or unreachable carrier",
-    "30007": "Message filtered",
-    "30008": "Unknown error",
-    "30034": "Message from an unregistered number",
-}
-
 _ACCOUNT = re.compile(r"^/2010-04-01/Accounts/(?P<sid>[^/]+)(?P<rest>/.*)?$")
 _MESSAGES = re.compile(r"^/Messages\.json$")
 _DATE_FILTERS = ("DateSent", "DateSent>", "DateSent<")
 _MESSAGE = re.compile(r"^/Messages/(?P<id>[^/]+)\.json$")
-_COUNTRIES = {"+1": "US", "+44": "GB", "+33": "FR", "+49": "DE", "+61": "AU"}
 
 
 class TwilioPersonality(Personality):
@@ -262,7 +254,7 @@ class TwilioPersonality(Personality):
         encoding, count = segments(body)
         record = MessageRecord(
             provider=self.name,
-            id=_sid("MM" if media else "SM"),
+            id=new_sid("MM" if media else "SM"),
             to=to,
             from_=from_ or POOL_NUMBER,
             text=body,
@@ -370,7 +362,7 @@ class TwilioPersonality(Personality):
         return build
 
 
-# -- wire formats -------------------------------------------------------------------------------
+# -- errors and request parameters (resources and webhooks: ._payloads_twilio) ------------------
 
 
 def error(code: str | int, message: str | None = None, status: int | None = None) -> Response:
@@ -385,91 +377,6 @@ def error(code: str | int, message: str | None = None, status: int | None = None
     }
     headers = [("WWW-Authenticate", 'Basic realm="Twilio API"')] if status == 401 else []
     return json_response(status, body, headers)
-
-
-def render(record: MessageRecord, account: str) -> dict[str, Any]:
-    """The Message resource as Twilio shows it (counts as strings, RFC 2822 dates)."""
-    uri = f"/2010-04-01/Accounts/{account}/Messages/{record.id}.json"
-    # No sender is picked (nor segments counted) before the message leaves the service queue.
-    unsent = record.status in ("accepted", scheduling.SCHEDULED, scheduling.CANCELED)
-    code = record.error_code
-    priced = record.sent_at is not None
-    return {
-        "account_sid": account,
-        "api_version": API_VERSION,
-        "body": record.text,
-        "date_created": rfc2822(record.created_at),
-        "date_sent": rfc2822(record.sent_at),
-        "date_updated": rfc2822(record.updated_at or record.created_at),
-        "direction": "outbound-api",
-        "error_code": int(code) if code else None,
-        "error_message": DELIVERY_ERRORS.get(code) if code else None,
-        "from": None if unsent else record.from_,
-        "messaging_service_sid": record.sender_pool,
-        "num_media": str(len(record.media_urls)),
-        "num_segments": "0" if unsent else str(record.segments),
-        "price": f"-{0.0079 * record.segments:.5f}" if priced else None,
-        "price_unit": "USD",
-        "sid": record.id,
-        "status": record.status,
-        "subresource_uris": {"media": uri[: -len(".json")] + "/Media.json"},
-        "to": record.to,
-        "uri": uri,
-    }
-
-
-def status_params(record: MessageRecord, step: Step, account: str) -> list[tuple[str, str]]:
-    """The form params of a status callback, in the order Twilio sends them."""
-    params = [
-        ("SmsSid", record.id),
-        ("SmsStatus", step.status),
-        ("MessageStatus", step.status),
-        ("To", record.to),
-    ]
-    if record.sender_pool:
-        params.append(("MessagingServiceSid", record.sender_pool))
-    params += [
-        ("MessageSid", record.id),
-        ("AccountSid", account),
-        ("From", record.from_ or ""),
-        ("ApiVersion", API_VERSION),
-    ]
-    if step.error_code:
-        params.append(("ErrorCode", step.error_code))
-    if step.status in ("delivered", "undelivered"):
-        params.append(("RawDlrDoneDate", now().strftime("%y%m%d%H%M")))
-    return params
-
-
-def inbound_params(
-    from_: str, to: str, text: str, media_urls: tuple[str, ...], account: str
-) -> tuple[str, list[tuple[str, str]]]:
-    """The message SID and form params of an inbound-message webhook."""
-    sid = _sid("MM" if media_urls else "SM")
-    _, count = segments(text)
-    params = [
-        ("ToCountry", _country(to)), ("ToState", ""), ("SmsMessageSid", sid),
-        ("NumMedia", str(len(media_urls))), ("ToCity", ""), ("FromZip", ""), ("SmsSid", sid),
-        ("FromState", ""), ("SmsStatus", "received"), ("FromCity", ""), ("Body", text),
-        ("FromCountry", _country(from_)), ("To", to), ("ToZip", ""),
-        ("NumSegments", str(count)), ("ReferralNumMedia", "0"), ("MessageSid", sid),
-        ("AccountSid", account), ("From", from_),
-    ]  # fmt: skip
-    for index, media_url in enumerate(media_urls):
-        params += [(f"MediaContentType{index}", content_type_of(media_url))]
-        params += [(f"MediaUrl{index}", media_url)]
-    params.append(("ApiVersion", API_VERSION))
-    return sid, params
-
-
-def _sid(prefix: str) -> str:
-    """A Twilio-style SID: two letters and 32 hex digits."""
-    return f"{prefix}{random_bits(128):032x}"
-
-
-def _country(number: str) -> str:
-    """Twilio's geo lookup, reduced to a few country codes (other fields stay empty)."""
-    return next((c for prefix, c in _COUNTRIES.items() if number.startswith(prefix)), "")
 
 
 def _parse_date(value: str) -> date | datetime:

@@ -9,7 +9,8 @@
   ``undeliverable`` with an ``error`` object for a failed delivery) to the message's
   ``webhook_url``, else to the webhook set for its sending number (``set_webhook``), echoing
   ``client_ref``; inbound messages likewise. Each is signed as Vonage signs them: an HS256 JWT
-  with the signature secret, carrying ``payload_hash`` (``sign_vonage``).
+  with the signature secret, carrying ``payload_hash`` (``sign_vonage``). Their bodies:
+  ``._payloads_vonage``.
 * A send to an opted-out number is accepted, then ``rejected`` with error 1240, as Vonage does.
 * Options (and attributes): ``vonage_api_key``, ``vonage_api_secret``,
   ``vonage_signature_secret``, ``vonage_application_id``, ``vonage_private_key`` (RSA PEM; one
@@ -41,7 +42,6 @@ from smsbridge.testing.emulator._common import (
     Request,
     Response,
     Step,
-    content_type_of,
     gateway_error,
     json_response,
     new_uuid,
@@ -50,6 +50,12 @@ from smsbridge.testing.emulator._common import (
 )
 from smsbridge.testing.emulator._delivery import Builder, Delivery
 from smsbridge.testing.emulator._faults import Fault
+from smsbridge.testing.emulator._payloads_vonage import (
+    ERRORS_URL,
+    MESSAGES_URL,
+    inbound_body,
+    status_body,
+)
 from smsbridge.testing.emulator._personality import Personality
 from smsbridge.testing.emulator._state import EmulatorState
 
@@ -62,24 +68,12 @@ DEFAULT_SIGNATURE_SECRET = "emulator-vonage-signature-secret-not-a-secret"  # no
 DEFAULT_APPLICATION_ID = "a0a0e1e1-0000-4000-8000-00000000e1e1"
 POOL_NUMBER = "+15005550008"  # the emulator's Vonage number (VONAGE_FROM)
 
-_ERRORS_URL = "https://developer.vonage.com/api-errors"
-_MESSAGES_URL = _ERRORS_URL + "/messages"
 MAX_TEXT = 1000
 MAX_CLIENT_REF = 100
 _CHANNELS = {"sms": "text", "mms": "image"}  # channel -> the message_type the emulator takes
 _NUMBER = re.compile(r"^[1-9]\d{6,14}$")  # E.164 without the "+"
 _SHORT_CODE = re.compile(r"^\d{3,8}$")
 _ALPHA_SENDER = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")
-# Titles of the error codes a status webhook may carry (the Messages API error list).
-DELIVERY_ERRORS = {
-    "1180": "Absent subscriber temporary",
-    "1210": "Anti-spam rejection",
-    "1220": "Handset busy",
-    "1230": "Network error",
-    "1240": "Illegal number (recipient opted out with STOP)",
-    "1250": "Unroutable",
-    "1260": "Destination unreachable",
-}
 OPTED_OUT = "1240"
 # The HTTP status of an ``error_code`` fault given no status, by code (422 otherwise).
 _FAULT_STATUSES = {"unauthorized": 401, "low-balance": 402, "forbidden": 403, "rate-limit": 429}
@@ -227,7 +221,7 @@ class VonagePersonality(Personality):
         if status in (502, 504):
             return gateway_error(status)
         title = "Service Unavailable" if status == 503 else "Internal Server Error"
-        return json_response(status, {"type": _ERRORS_URL, "title": title, "instance": new_uuid()})
+        return json_response(status, {"type": ERRORS_URL, "title": title, "instance": new_uuid()})
 
     def _authenticate(self, request: Request) -> bool | Response:
         """``True`` for an application JWT, ``False`` for Basic auth, else the 401."""
@@ -344,7 +338,7 @@ class VonagePersonality(Personality):
         return build
 
 
-# -- wire formats -------------------------------------------------------------------------------
+# -- errors and request checks (webhook bodies: ._payloads_vonage) ------------------------------
 
 
 def problem(
@@ -355,7 +349,7 @@ def problem(
     invalid: list[dict[str, str]] | None = None,
 ) -> Response:
     """An RFC 7807 problem: ``type`` names the code in its fragment (``…/messages#1150``)."""
-    base = _MESSAGES_URL if code[:1].isdigit() else _ERRORS_URL
+    base = MESSAGES_URL if code[:1].isdigit() else ERRORS_URL
     body: dict[str, Any] = {
         "type": f"{base}#{code}",
         "title": title,
@@ -423,83 +417,6 @@ def _validate(raw: bytes) -> dict[str, Any] | Response:
     if fields.get("webhook_version", "v1") not in ("v0.1", "v1"):
         return _invalid("webhook_version", "must be v0.1 or v1.")
     return fields
-
-
-def _wire(number: str) -> str:
-    """A number as Vonage writes it: E.164 without the ``+``."""
-    return number[1:] if number.startswith("+") else number
-
-
-def _timestamp() -> str:
-    """Now as Vonage writes it: ``2020-01-01T14:00:03.010Z``."""
-    moment = now()
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def status_body(record: MessageRecord, step: Step) -> dict[str, Any]:
-    """A status webhook (Messages API v1) of ``record`` having reached ``step``."""
-    channel = record.extra.get("channel", "sms")
-    body: dict[str, Any] = {
-        "message_uuid": record.id,
-        "to": _wire(record.to),
-        "from": _wire(record.from_ or ""),
-        "timestamp": _timestamp(),
-        "status": step.status,
-        "channel": channel,
-    }
-    if record.extra.get("client_ref") is not None:
-        body["client_ref"] = record.extra["client_ref"]
-    if step.status in ("submitted", "delivered"):
-        body["usage"] = {"currency": "EUR", "price": f"{0.0333 * record.segments:.4f}"}
-        body["destination"] = {"network_code": "310260"}
-    if step.status == "submitted" and channel == "sms":
-        body["sms"] = {"count_total": str(record.segments)}
-    if step.error_code:
-        code = step.error_code
-        body["error"] = {
-            "type": f"{_MESSAGES_URL}#{code}",
-            "title": code,
-            "detail": DELIVERY_ERRORS.get(code, "Delivery failed"),
-            "instance": new_uuid(),
-        }
-    return body
-
-
-def _media_kind(url: str) -> str:
-    """The inbound MMS object a media URL goes in: ``image``, ``video``, ``audio``, ``vcard``…"""
-    content_type = content_type_of(url)
-    if content_type in ("text/vcard", "text/x-vcard"):
-        return "vcard"
-    major = content_type.partition("/")[0]
-    return major if major in ("image", "video", "audio") else "file"
-
-
-def inbound_body(from_: str, to: str, text: str, media_urls: tuple[str, ...]) -> dict[str, Any]:
-    """An inbound SMS (or, with media, MMS) webhook: a handset texted one of our numbers."""
-    body: dict[str, Any] = {
-        "channel": "mms" if media_urls else "sms",
-        "message_uuid": new_uuid(),
-        "to": _wire(to),
-        "from": _wire(from_),
-        "timestamp": _timestamp(),
-    }
-    if not media_urls:
-        _, count = segments(text)
-        keyword = text.split()[0].upper() if text.split() else ""
-        body.update(text=text, message_type="text")
-        body["sms"] = {"num_messages": str(count), "keyword": keyword}
-        body["usage"] = {"price": "0.0057", "currency": "EUR"}
-        return body
-    kinds: dict[str, dict[str, str]] = {}
-    for url in media_urls:  # one object per kind, as Vonage sends them
-        kinds.setdefault(_media_kind(url), {"url": url})
-    body["message_type"] = next(iter(kinds))
-    if text:
-        body["text"] = text
-        if "image" in kinds:
-            kinds["image"]["caption"] = text
-    body.update(kinds)
-    return body
 
 
 PERSONALITY = VonagePersonality
