@@ -25,9 +25,10 @@ from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks._sending import CONCURRENCY, _pool
 from benchmarks._server import FROM, TO, LoopbackServer
 
-N, CONCURRENCY, ROUNDS = 5000, 50, 3
+N, ROUNDS = 5000, 3
 One = Callable[[int], Awaitable[bool]]
 Close = Callable[[], Any]
 
@@ -93,20 +94,6 @@ CANDIDATES = {
 }
 
 
-async def pool(n: int, one: One) -> int:
-    numbers = iter(range(n))
-    ok = 0
-
-    async def worker() -> None:
-        nonlocal ok
-        for i in numbers:
-            accepted = await one(i)  # not `ok += await ...`: that reads ok before awaiting
-            ok += accepted
-
-    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-    return ok
-
-
 async def measure(name: str, server: LoopbackServer) -> tuple[float, float]:
     """Best (lowest CPU) of ``ROUNDS`` runs: (µs CPU per request, requests per second)."""
     from smsbridge import Bridge
@@ -118,12 +105,12 @@ async def measure(name: str, server: LoopbackServer) -> tuple[float, float]:
     headers = {k: v for k, v in request.headers.items() if k not in ("host", "content-length")}
     one, close = await CANDIDATES[name](str(request.url), headers)
     try:
-        await pool(200, one)
+        await _pool(200, 0, one)
         best: tuple[float, float] | None = None
         for _ in range(ROUNDS):
             gc.collect()
             cpu, wall = time.process_time(), time.perf_counter()
-            if await pool(N, one) != N:
+            if await _pool(N, 0, one) != N:
                 raise RuntimeError(f"{name}: not every request was accepted")
             run = ((time.process_time() - cpu) / N * 1e6, N / (time.perf_counter() - wall))
             best = run if best is None or run[0] < best[0] else best
